@@ -1,0 +1,99 @@
+// A thin C layer over ICU's converters (ucnv). Its header uses plain C types only, so Swift
+// modules never import ICU's headers (which clash with the ICU copy bundled in Foundation) nor
+// ICU's version-renamed symbols (ucnv_open -> ucnv_open_72).
+#ifndef SP_ICU_H
+#define SP_ICU_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// An ICU converter with the project's error callbacks installed, plus its pivot state.
+typedef struct sp_converter sp_converter;
+
+/// Error-handling modes (match Transcoders.ErrorMode).
+enum {
+    SP_MODE_RAISE = 0,
+    SP_MODE_REPLACE = 1,
+    SP_MODE_IGNORE = 2,
+};
+
+/// Results of a conversion step.
+enum {
+    SP_OK = 0,            ///< all input consumed (and flushed when asked)
+    SP_TARGET_FULL = 1,   ///< output buffer full: call again with more room
+    SP_ILLEGAL = 2,       ///< raise mode: an invalid or unmappable sequence, see sp_error
+    SP_FAILURE = -1,      ///< any other ICU failure, see sp_error.icu_status
+};
+
+/// Converter families the Swift side handles natively or specially.
+enum {
+    SP_TYPE_OTHER = 0,
+    SP_TYPE_UTF8 = 1,
+    SP_TYPE_LATIN1 = 2,
+    SP_TYPE_ASCII = 3,
+    SP_TYPE_UTF16 = 4,   ///< any UTF-16 or UTF-32 form
+    SP_TYPE_STATEFUL = 5,///< ISO-2022 and other stateful encodings
+    SP_TYPE_MBCS = 6,    ///< table-based single- or multi-byte (SBCS, DBCS, MBCS, EUC)
+    SP_TYPE_GB18030 = 7,
+};
+
+typedef struct sp_error {
+    int32_t icu_status;       ///< the ICU UErrorCode
+    int32_t invalid_length;   ///< number of offending bytes (decode) in `invalid`
+    uint8_t invalid[32];      ///< the offending bytes (decode)
+    int64_t invalid_end;      ///< decode: input bytes consumed through the offending sequence
+    uint32_t code_point;      ///< encode: the character that could not be encoded
+} sp_error;
+
+/// Opens a converter by ICU name or alias. Returns NULL and sets *status on failure.
+sp_converter *sp_open(const char *name, int32_t mode, int32_t *status);
+void sp_close(sp_converter *cnv);
+/// Resets both directions (shift state, pending bytes, pivot).
+void sp_reset(sp_converter *cnv);
+/// The name of the converter ICU actually opened.
+const char *sp_name(const sp_converter *cnv);
+int32_t sp_type(const sp_converter *cnv);
+int32_t sp_min_char_size(const sp_converter *cnv);
+int32_t sp_max_char_size(const sp_converter *cnv);
+/// 1 when every byte below 0x80 maps to the same ASCII character and 0x0A / 0x0D never occur
+/// inside a multi-byte character (so line ends can be found by scanning raw bytes).
+int32_t sp_is_ascii_line_safe(const sp_converter *cnv);
+
+/// Decodes bytes to UTF-8. Advances *src and *dst. `flush` = 1 at end of input.
+int32_t sp_decode(sp_converter *cnv, const uint8_t **src, const uint8_t *src_limit,
+                  uint8_t **dst, uint8_t *dst_limit, int32_t flush, sp_error *err);
+
+/// Decodes bytes to Unicode scalars; for each scalar, `offsets` receives the index (relative to
+/// *src on entry) of its first byte, or -1 when it began in an earlier call.
+int32_t sp_decode_scalars(sp_converter *cnv, const uint8_t **src, const uint8_t *src_limit,
+                          uint32_t **dst, uint32_t *dst_limit, int32_t *offsets,
+                          int32_t flush, sp_error *err);
+
+/// Bytes held by the decoder as the start of an incomplete character.
+int32_t sp_decode_pending(const sp_converter *cnv);
+
+/// Encodes UTF-8 (valid) to bytes. Advances *src and *dst. `flush` = 1 to end the stream
+/// (stateful encodings then write their reset sequence).
+int32_t sp_encode(sp_converter *cnv, const uint8_t **src, const uint8_t *src_limit,
+                  uint8_t **dst, uint8_t *dst_limit, int32_t flush, sp_error *err);
+
+/// The list of converters and their aliases.
+int32_t sp_count_available(void);
+const char *sp_available_name(int32_t index);
+int32_t sp_count_aliases(const char *name);
+const char *sp_alias(const char *name, int32_t index);
+
+/// Reference for benchmarks: plain ucnv_convertEx of a whole buffer to UTF-8 (or from UTF-8
+/// when `to_utf8` is 0) with ICU's default callbacks. Returns bytes written or -1.
+int64_t sp_reference_convert(const char *name, int32_t to_utf8, const uint8_t *src,
+                             int64_t src_length, uint8_t *dst, int64_t dst_capacity,
+                             int64_t chunk);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,414 @@
+#include "sp_icu.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/ucnv.h>
+#include <unicode/ucnv_err.h>
+#include <unicode/ucnv_cb.h>
+#include <unicode/utf16.h>
+
+#define SP_PIVOT 4096
+
+struct sp_converter {
+    UConverter *cnv;
+    UConverter *utf8;          // source side of encoding (UTF-8 -> codec)
+    int32_t mode;
+    int32_t can_encode_fffd;
+    int32_t in_callback;
+    uint32_t bad_code_point;
+    // decode pivot: UTF-16 produced by ICU, not yet written out
+    UChar pivot[SP_PIVOT];
+    int32_t pivot_start, pivot_end;
+    int32_t has_pending_error;
+    sp_error pending_error;
+    int64_t consumed;           // bytes consumed by ICU since the last reset
+    // encode pivot (ucnv_convertEx state)
+    UChar epivot[SP_PIVOT];
+    UChar *epivot_source, *epivot_target;
+    int32_t encode_started;
+};
+
+static const UChar kReplacement = 0xFFFD;
+
+static void to_u_replace(const void *context, UConverterToUnicodeArgs *args,
+                         const char *code_units, int32_t length,
+                         UConverterCallbackReason reason, UErrorCode *status) {
+    (void)context; (void)code_units; (void)length;
+    if (reason > UCNV_IRREGULAR) return;
+    *status = U_ZERO_ERROR;
+    ucnv_cbToUWriteUChars(args, &kReplacement, 1, 0, status);
+}
+
+static void from_u_replace(const void *context, UConverterFromUnicodeArgs *args,
+                           const UChar *code_units, int32_t length, UChar32 code_point,
+                           UConverterCallbackReason reason, UErrorCode *status) {
+    (void)code_units; (void)length; (void)code_point;
+    if (reason > UCNV_IRREGULAR) return;
+    sp_converter *c = (sp_converter *)context;
+    *status = U_ZERO_ERROR;
+    if (c->in_callback) {   // the substitute itself is unencodable: use the codec's own
+        ucnv_cbFromUWriteSub(args, 0, status);
+        return;
+    }
+    c->in_callback = 1;
+    UChar sub[1] = { c->can_encode_fffd ? 0xFFFD : 0x3F };
+    const UChar *p = sub;
+    ucnv_cbFromUWriteUChars(args, &p, sub + 1, 0, status);
+    c->in_callback = 0;
+}
+
+static void from_u_stop(const void *context, UConverterFromUnicodeArgs *args,
+                        const UChar *code_units, int32_t length, UChar32 code_point,
+                        UConverterCallbackReason reason, UErrorCode *status) {
+    (void)args; (void)code_units; (void)length; (void)status;
+    if (reason > UCNV_IRREGULAR) return;
+    ((sp_converter *)context)->bad_code_point = (uint32_t)code_point;
+}
+
+static int32_t encodable(UConverter *cnv, UChar32 cp) {
+    UErrorCode status = U_ZERO_ERROR;
+    UConverter *probe = ucnv_clone(cnv, &status);
+    if (U_FAILURE(status)) return 0;
+    ucnv_setFromUCallBack(probe, UCNV_FROM_U_CALLBACK_STOP, NULL, NULL, NULL, &status);
+    ucnv_setFallback(probe, 0);
+    UChar in[2]; int32_t n = 0;
+    U16_APPEND_UNSAFE(in, n, cp);
+    char out[32];
+    ucnv_fromUChars(probe, out, sizeof out, in, n, &status);
+    ucnv_close(probe);
+    return U_SUCCESS(status) ? 1 : 0;
+}
+
+sp_converter *sp_open(const char *name, int32_t mode, int32_t *status_out) {
+    UErrorCode status = U_ZERO_ERROR;
+    if (name == NULL || name[0] == 0) { *status_out = U_ILLEGAL_ARGUMENT_ERROR; return NULL; }
+    sp_converter *c = calloc(1, sizeof *c);
+    if (!c) { *status_out = U_MEMORY_ALLOCATION_ERROR; return NULL; }
+    c->cnv = ucnv_open(name, &status);
+    if (U_FAILURE(status)) { *status_out = status; free(c); return NULL; }
+    status = U_ZERO_ERROR;
+    c->utf8 = ucnv_open("UTF-8", &status);
+    if (U_FAILURE(status)) { *status_out = status; ucnv_close(c->cnv); free(c); return NULL; }
+    c->mode = mode;
+    c->can_encode_fffd = encodable(c->cnv, 0xFFFD);
+    status = U_ZERO_ERROR;
+    switch (mode) {
+    case SP_MODE_RAISE:
+        ucnv_setToUCallBack(c->cnv, UCNV_TO_U_CALLBACK_STOP, NULL, NULL, NULL, &status);
+        ucnv_setFromUCallBack(c->cnv, from_u_stop, c, NULL, NULL, &status);
+        break;
+    case SP_MODE_IGNORE:
+        ucnv_setToUCallBack(c->cnv, UCNV_TO_U_CALLBACK_SKIP, NULL, NULL, NULL, &status);
+        ucnv_setFromUCallBack(c->cnv, UCNV_FROM_U_CALLBACK_SKIP, NULL, NULL, NULL, &status);
+        break;
+    default:
+        ucnv_setToUCallBack(c->cnv, to_u_replace, NULL, NULL, NULL, &status);
+        ucnv_setFromUCallBack(c->cnv, from_u_replace, c, NULL, NULL, &status);
+        break;
+    }
+    if (U_FAILURE(status)) { *status_out = status; sp_close(c); return NULL; }
+    c->epivot_source = c->epivot_target = c->epivot;
+    *status_out = 0;
+    return c;
+}
+
+void sp_close(sp_converter *c) {
+    if (!c) return;
+    if (c->cnv) ucnv_close(c->cnv);
+    if (c->utf8) ucnv_close(c->utf8);
+    free(c);
+}
+
+void sp_reset(sp_converter *c) {
+    ucnv_reset(c->cnv);
+    ucnv_reset(c->utf8);
+    c->pivot_start = c->pivot_end = 0;
+    c->has_pending_error = 0;
+    c->consumed = 0;
+    c->epivot_source = c->epivot_target = c->epivot;
+    c->encode_started = 0;
+}
+
+const char *sp_name(const sp_converter *c) {
+    UErrorCode status = U_ZERO_ERROR;
+    const char *name = ucnv_getName(c->cnv, &status);
+    return U_SUCCESS(status) ? name : "";
+}
+
+int32_t sp_type(const sp_converter *c) {
+    switch (ucnv_getType(c->cnv)) {
+    case UCNV_UTF8: return SP_TYPE_UTF8;
+    case UCNV_LATIN_1: return SP_TYPE_LATIN1;
+    case UCNV_US_ASCII: return SP_TYPE_ASCII;
+    case UCNV_UTF16_BigEndian: case UCNV_UTF16_LittleEndian: case UCNV_UTF16:
+    case UCNV_UTF32_BigEndian: case UCNV_UTF32_LittleEndian: case UCNV_UTF32:
+        return SP_TYPE_UTF16;
+    case UCNV_SBCS: case UCNV_DBCS: case UCNV_MBCS:
+        if (strstr(sp_name(c), "18030") != NULL) return SP_TYPE_GB18030;
+        return SP_TYPE_MBCS;
+    default:
+        return ucnv_getType(c->cnv) == UCNV_EBCDIC_STATEFUL || ucnv_getType(c->cnv) == UCNV_ISO_2022
+            ? SP_TYPE_STATEFUL : SP_TYPE_OTHER;
+    }
+}
+
+int32_t sp_min_char_size(const sp_converter *c) { return ucnv_getMinCharSize(c->cnv); }
+int32_t sp_max_char_size(const sp_converter *c) { return ucnv_getMaxCharSize(c->cnv); }
+
+/// Decodes `len` bytes in one go with a STOP callback; returns the UChar count or -1.
+static int32_t probe_decode(UConverter *probe, const char *bytes, int32_t len, UChar *out, int32_t cap) {
+    UErrorCode status = U_ZERO_ERROR;
+    ucnv_resetToUnicode(probe);
+    int32_t n = ucnv_toUChars(probe, out, cap, bytes, len, &status);
+    return U_SUCCESS(status) ? n : -1;
+}
+
+int32_t sp_is_ascii_line_safe(const sp_converter *c) {
+    int32_t type = ucnv_getType(c->cnv);
+    if (type != UCNV_SBCS && type != UCNV_DBCS && type != UCNV_MBCS &&
+        type != UCNV_UTF8 && type != UCNV_LATIN_1 && type != UCNV_US_ASCII) return 0;
+    UErrorCode status = U_ZERO_ERROR;
+    UConverter *probe = ucnv_clone(c->cnv, &status);
+    if (U_FAILURE(status)) return 0;
+    ucnv_setToUCallBack(probe, to_u_replace, NULL, NULL, NULL, &status);
+    int32_t safe = 1;
+    UChar out[16];
+    for (int b = 0; b < 0x80 && safe; b++) {
+        char in[1] = { (char)b };
+        int32_t n = probe_decode(probe, in, 1, out, 16);
+        if (n != 1 || out[0] != b) safe = 0;
+    }
+    // A line end byte after any lead byte (or lead + one byte) must still be a line end.
+    for (int lead = 0x80; lead < 0x100 && safe; lead++) {
+        for (int mid = -1; mid < 0x100 && safe; mid++) {
+            if (mid >= 0 && mid < 0x80) continue;
+            for (int k = 0; k < 2 && safe; k++) {
+                char in[3]; int32_t len = 0;
+                in[len++] = (char)lead;
+                if (mid >= 0) in[len++] = (char)mid;
+                in[len++] = k ? 0x0D : 0x0A;
+                int32_t n = probe_decode(probe, in, len, out, 16);
+                if (n < 1 || out[n - 1] != (UChar)(k ? 0x0D : 0x0A)) safe = 0;
+            }
+        }
+    }
+    ucnv_close(probe);
+    return safe;
+}
+
+/// Writes pivot UTF-16 as UTF-8. Returns 0 when the target is full before the pivot is empty.
+static int drain_pivot(sp_converter *c, uint8_t **dst, uint8_t *dst_limit, int32_t final) {
+    uint8_t *d = *dst;
+    int32_t i = c->pivot_start, end = c->pivot_end;
+    const UChar *p = c->pivot;
+    while (i < end) {
+        UChar u = p[i];
+        if (u < 0x80) {
+            if (d >= dst_limit) break;
+            *d++ = (uint8_t)u; i++;
+            continue;
+        }
+        uint32_t cp = u; int32_t width = 1;
+        if (U16_IS_LEAD(u)) {
+            if (i + 1 < end) {
+                if (U16_IS_TRAIL(p[i + 1])) { cp = U16_GET_SUPPLEMENTARY(u, p[i + 1]); width = 2; }
+                else cp = 0xFFFD;
+            } else if (!final) {
+                break;   // keep the lead surrogate until its trail arrives
+            } else cp = 0xFFFD;
+        } else if (U16_IS_TRAIL(u)) cp = 0xFFFD;
+        int32_t need = cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+        if (dst_limit - d < need) break;
+        if (need == 2) { *d++ = 0xC0 | (cp >> 6); *d++ = 0x80 | (cp & 0x3F); }
+        else if (need == 3) { *d++ = 0xE0 | (cp >> 12); *d++ = 0x80 | ((cp >> 6) & 0x3F); *d++ = 0x80 | (cp & 0x3F); }
+        else { *d++ = 0xF0 | (cp >> 18); *d++ = 0x80 | ((cp >> 12) & 0x3F); *d++ = 0x80 | ((cp >> 6) & 0x3F); *d++ = 0x80 | (cp & 0x3F); }
+        i += width;
+    }
+    *dst = d;
+    c->pivot_start = i;
+    if (i == end) { c->pivot_start = c->pivot_end = 0; return 1; }
+    // a lone lead surrogate waiting for its trail counts as drained
+    if (!final && end - i == 1 && U16_IS_LEAD(p[i])) {
+        c->pivot[0] = p[i]; c->pivot_start = 0; c->pivot_end = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int is_conversion_error(UErrorCode status) {
+    return status == U_INVALID_CHAR_FOUND || status == U_ILLEGAL_CHAR_FOUND ||
+           status == U_TRUNCATED_CHAR_FOUND || status == U_ILLEGAL_ESCAPE_SEQUENCE ||
+           status == U_UNSUPPORTED_ESCAPE_SEQUENCE;
+}
+
+static void record_decode_error(sp_converter *c, UErrorCode status, sp_error *e) {
+    UErrorCode s2 = U_ZERO_ERROR;
+    char bytes[32]; int8_t len = sizeof bytes;
+    ucnv_getInvalidChars(c->cnv, bytes, &len, &s2);
+    if (U_FAILURE(s2)) len = 0;
+    memset(e, 0, sizeof *e);
+    e->icu_status = status;
+    e->invalid_length = len;
+    memcpy(e->invalid, bytes, (size_t)len);
+    e->invalid_end = c->consumed;
+}
+
+int32_t sp_decode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit,
+                  uint8_t **dst, uint8_t *dst_limit, int32_t flush, sp_error *err) {
+    for (;;) {
+        if (!drain_pivot(c, dst, dst_limit, 0)) return SP_TARGET_FULL;
+        if (c->has_pending_error) {
+            *err = c->pending_error;
+            c->has_pending_error = 0;
+            return SP_ILLEGAL;
+        }
+        UChar *t = c->pivot + c->pivot_end;
+        const char *s = (const char *)*src;
+        UErrorCode status = U_ZERO_ERROR;
+        ucnv_toUnicode(c->cnv, &t, c->pivot + SP_PIVOT, &s, (const char *)src_limit, NULL,
+                       (UBool)(flush != 0), &status);
+        c->consumed += s - (const char *)*src;
+        *src = (const uint8_t *)s;
+        c->pivot_end = (int32_t)(t - c->pivot);
+        if (status == U_BUFFER_OVERFLOW_ERROR) continue;
+        if (U_FAILURE(status)) {
+            if (!is_conversion_error(status)) { memset(err, 0, sizeof *err); err->icu_status = status; return SP_FAILURE; }
+            record_decode_error(c, status, &c->pending_error);
+            c->has_pending_error = 1;
+            continue;
+        }
+        if (!drain_pivot(c, dst, dst_limit, flush)) return SP_TARGET_FULL;
+        return SP_OK;
+    }
+}
+
+int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *src_limit,
+                          uint32_t **dst, uint32_t *dst_limit, int32_t *offsets,
+                          int32_t flush, sp_error *err) {
+    // Converts slices small enough that ICU never overflows into its own buffer, so every
+    // scalar's first byte is known.
+    enum { UNITS = 1024, SLICE = 384 };
+    UChar units[UNITS];
+    int32_t unit_offsets[UNITS];
+    const uint8_t *start = *src;
+    uint32_t *dst_start = *dst;
+    for (;;) {
+        int64_t room = dst_limit - *dst;
+        if (room < 4) return SP_TARGET_FULL;
+        int64_t slice = src_limit - *src;
+        int last = 1;
+        int64_t max_slice = room / 2 < SLICE ? room / 2 : SLICE;
+        if (slice > max_slice) { slice = max_slice; last = 0; }
+        if (slice <= 0 && (!flush || !last)) return slice < (src_limit - *src) ? SP_TARGET_FULL : SP_OK;
+        UErrorCode status = U_ZERO_ERROR;
+        int32_t pending = ucnv_toUCountPending(c->cnv, &status);
+        if (U_FAILURE(status) || pending < 0) pending = 0;
+        int32_t base = (int32_t)(*src - start);
+        UChar *t = units;
+        const char *s = (const char *)*src;
+        status = U_ZERO_ERROR;
+        ucnv_toUnicode(c->cnv, &t, units + UNITS, &s, s + slice, unit_offsets,
+                       (UBool)(flush && last), &status);
+        c->consumed += s - (const char *)*src;
+        *src = (const uint8_t *)s;
+        int32_t n = (int32_t)(t - units);
+        uint32_t *d = *dst;
+        for (int32_t i = 0; i < n && d < dst_limit;) {
+            uint32_t cp = units[i];
+            int32_t off = unit_offsets[i] < 0 ? base - pending : base + unit_offsets[i];
+            if (U16_IS_LEAD(units[i]) && i + 1 < n && U16_IS_TRAIL(units[i + 1])) {
+                cp = U16_GET_SUPPLEMENTARY(units[i], units[i + 1]);
+                i += 2;
+            } else {
+                if (U16_IS_SURROGATE(units[i])) cp = 0xFFFD;
+                i += 1;
+            }
+            offsets[d - dst_start] = off;
+            *d++ = cp;
+        }
+        *dst = d;
+        if (U_FAILURE(status) && status != U_BUFFER_OVERFLOW_ERROR) {
+            if (!is_conversion_error(status)) { memset(err, 0, sizeof *err); err->icu_status = status; return SP_FAILURE; }
+            record_decode_error(c, status, err);
+            return SP_ILLEGAL;
+        }
+        if (last) return SP_OK;
+    }
+}
+
+int32_t sp_decode_pending(const sp_converter *c) {
+    UErrorCode status = U_ZERO_ERROR;
+    int32_t n = ucnv_toUCountPending(c->cnv, &status);
+    return U_SUCCESS(status) && n > 0 ? n : 0;
+}
+
+int32_t sp_encode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit,
+                  uint8_t **dst, uint8_t *dst_limit, int32_t flush, sp_error *err) {
+    const char *s = (const char *)*src;
+    char *d = (char *)*dst;
+    UErrorCode status = U_ZERO_ERROR;
+    c->bad_code_point = 0;
+    ucnv_convertEx(c->cnv, c->utf8, &d, (char *)dst_limit, &s, (const char *)src_limit,
+                   c->epivot, &c->epivot_source, &c->epivot_target, c->epivot + SP_PIVOT,
+                   (UBool)(c->encode_started == 0), (UBool)(flush != 0), &status);
+    c->encode_started = 1;
+    *src = (const uint8_t *)s;
+    *dst = (uint8_t *)d;
+    if (status == U_BUFFER_OVERFLOW_ERROR) return SP_TARGET_FULL;
+    if (U_FAILURE(status)) {
+        memset(err, 0, sizeof *err);
+        err->icu_status = status;
+        err->code_point = c->bad_code_point;
+        // Start over cleanly after an error: the rest of this input is dropped by the caller.
+        ucnv_resetFromUnicode(c->cnv);
+        ucnv_resetToUnicode(c->utf8);
+        c->epivot_source = c->epivot_target = c->epivot;
+        c->encode_started = 0;
+        return is_conversion_error(status) ? SP_ILLEGAL : SP_FAILURE;
+    }
+    if (flush) c->encode_started = 0;
+    return SP_OK;
+}
+
+int32_t sp_count_available(void) { return ucnv_countAvailable(); }
+const char *sp_available_name(int32_t index) { return ucnv_getAvailableName(index); }
+
+int32_t sp_count_aliases(const char *name) {
+    UErrorCode status = U_ZERO_ERROR;
+    int32_t n = ucnv_countAliases(name, &status);
+    return U_SUCCESS(status) ? n : 0;
+}
+
+const char *sp_alias(const char *name, int32_t index) {
+    UErrorCode status = U_ZERO_ERROR;
+    const char *alias = ucnv_getAlias(name, (uint16_t)index, &status);
+    return U_SUCCESS(status) ? alias : NULL;
+}
+
+int64_t sp_reference_convert(const char *name, int32_t to_utf8, const uint8_t *src,
+                             int64_t src_length, uint8_t *dst, int64_t dst_capacity,
+                             int64_t chunk) {
+    UErrorCode status = U_ZERO_ERROR;
+    UConverter *cnv = ucnv_open(name, &status);
+    UConverter *utf8 = ucnv_open("UTF-8", &status);
+    if (U_FAILURE(status)) { if (cnv) ucnv_close(cnv); if (utf8) ucnv_close(utf8); return -1; }
+    UChar pivot[SP_PIVOT];
+    UChar *ps = pivot, *pt = pivot;
+    char *d = (char *)dst, *d_limit = (char *)dst + dst_capacity;
+    const char *s = (const char *)src, *end = (const char *)src + src_length;
+    int reset = 1;
+    while (U_SUCCESS(status)) {
+        const char *s_limit = end - s > chunk ? s + chunk : end;
+        int flush = s_limit == end;
+        if (to_utf8)
+            ucnv_convertEx(utf8, cnv, &d, d_limit, &s, s_limit, pivot, &ps, &pt, pivot + SP_PIVOT,
+                           (UBool)reset, (UBool)flush, &status);
+        else
+            ucnv_convertEx(cnv, utf8, &d, d_limit, &s, s_limit, pivot, &ps, &pt, pivot + SP_PIVOT,
+                           (UBool)reset, (UBool)flush, &status);
+        reset = 0;
+        if (flush) break;
+    }
+    ucnv_close(cnv); ucnv_close(utf8);
+    return U_SUCCESS(status) ? (int64_t)(d - (char *)dst) : -1;
+}

@@ -1,0 +1,2 @@
+// Placeholder replaced by the stream-port implementation.
+@_exported import Transcoders

@@ -1,0 +1,311 @@
+import CStreamPortsICU
+
+/// A streaming decoder: byte chunks of any size in, characters out, line ends translated.
+///
+/// A multibyte character, a surrogate pair or a CR|LF pair split across chunks decodes exactly
+/// as if it came in one chunk. At the end, ``finish(into:)`` handles an incomplete sequence per
+/// the error mode.
+///
+/// BOM rules: `"UTF-16"` and `"UTF-32"` (no endianness in the name) honour a BOM and read
+/// big-endian without one. A UTF-8 BOM at stream start is dropped. A U+FEFF later in a stream,
+/// or in a codec with explicit endianness, is an ordinary character.
+///
+/// In `.raise` mode a decoding error is thrown after everything before the offending bytes
+/// has been appended to the output; the offending bytes are consumed. The rest of the chunk is
+/// not: ``bytesAccepted`` tells how far input was taken, so a caller may resume after the error.
+///
+/// ```swift
+/// let decoder = try Transcoder(codec: .shiftJIS).makeDecoder()
+/// var text = ""
+/// try decoder.decode([0x93, 0xFA, 0x96], into: &text)   // "日" (0x96 waits for its pair)
+/// try decoder.decode([0x7B, 0x8C, 0xEA], into: &text)   // "日本語"
+/// try decoder.finish(into: &text)
+/// ```
+public final class TextDecoder {
+    /// The transcoder this decoder implements.
+    public let transcoder: Transcoder
+    /// Bytes taken from the input so far (including any held back as an incomplete sequence).
+    public private(set) var bytesAccepted = 0
+
+    private var translator: EOLTranslator
+    private let icu: ICUConverter?
+    private var carry: [UInt8] = []
+    private var atStart = true
+    private var scratch: [UInt8] = []
+    /// Stream offset of the ICU converter's last reset.
+    private var resetBase = 0
+
+    /// Creates a decoder for `transcoder`.
+    /// - Throws: ``TranscoderError`` when ICU cannot open the codec.
+    public init(_ transcoder: Transcoder) throws(TranscoderError) {
+        self.transcoder = transcoder
+        self.translator = EOLTranslator(style: transcoder.eolStyle)
+        self.icu = transcoder.codec.family == .icu
+            ? try ICUConverter(name: transcoder.codec.name, mode: transcoder.errorMode) : nil
+    }
+
+    /// Forgets all state, as if newly created.
+    public func reset() {
+        bytesAccepted = 0
+        resetBase = 0
+        translator.afterCR = false
+        carry.removeAll(keepingCapacity: true)
+        atStart = true
+        icu?.reset()
+    }
+
+    /// Decodes `bytes` and appends the text to `output`.
+    /// - Parameters:
+    ///   - bytes: the next chunk of input.
+    ///   - output: where text is appended.
+    /// - Throws: ``TranscoderError`` (`.decoding`) in `.raise` mode.
+    public func decode(_ bytes: [UInt8], into output: inout String) throws(TranscoderError) {
+        try bytes.withBytes { (raw) throws(TranscoderError) in try decode(raw, into: &output) }
+    }
+
+    /// Decodes `chunk` and appends the text to `output`.
+    /// - Parameters:
+    ///   - chunk: the next chunk of input.
+    ///   - output: where text is appended.
+    /// - Throws: ``TranscoderError`` (`.decoding`) in `.raise` mode.
+    public func decode(_ chunk: UnsafeRawBufferPointer, into output: inout String) throws(TranscoderError) {
+        try step(chunk, final: false, into: &output)
+    }
+
+    /// Ends the input: an incomplete sequence is handled per the error mode.
+    /// - Parameter output: where remaining text is appended.
+    /// - Throws: ``TranscoderError`` (`.decoding`) in `.raise` mode.
+    public func finish(into output: inout String) throws(TranscoderError) {
+        try step(UnsafeRawBufferPointer(start: nil, count: 0), final: true, into: &output)
+    }
+
+    /// Decodes one complete line's content (line end excluded) in one go, codec only: no line
+    /// ends are translated, and an incomplete sequence at its end is an error. Stream ports use
+    /// this when line ends can be found in raw bytes.
+    /// - Parameters:
+    ///   - bytes: the line's bytes.
+    ///   - streamOffset: the stream offset of `bytes[0]`, for error offsets.
+    /// - Throws: ``TranscoderError`` (`.decoding`) in `.raise` mode.
+    public func decodeLine(_ bytes: UnsafeRawBufferPointer, streamOffset: Int) throws(TranscoderError) -> String {
+        if transcoder.codec.family == .utf8, let text = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) {
+            return text
+        }
+        carry.removeAll(keepingCapacity: true)
+        translator.afterCR = false
+        atStart = false
+        bytesAccepted = streamOffset
+        resetBase = streamOffset
+        icu?.reset()
+        var text = ""
+        try step(bytes, final: true, into: &text)
+        return text
+    }
+
+    private func step(_ chunk: UnsafeRawBufferPointer, final: Bool, into output: inout String) throws(TranscoderError) {
+        switch transcoder.codec.family {
+        case .utf8:
+            if carry.isEmpty {
+                try utf8Step(chunk, streamBase: bytesAccepted, final: final, into: &output)
+            } else {
+                let combined = carry + chunk
+                let base = bytesAccepted - carry.count
+                carry.removeAll(keepingCapacity: true)
+                bytesAccepted = base
+                try combined.withBytes { (raw) throws(TranscoderError) in
+                    try utf8Step(raw, streamBase: base, final: final, into: &output)
+                }
+            }
+        case .latin1, .ascii:
+            try singleByteStep(chunk, into: &output)
+        case .icu:
+            try icuStep(chunk, final: final, into: &output)
+        }
+    }
+
+    // MARK: UTF-8 (Swift)
+
+    private func utf8Step(_ buf: UnsafeRawBufferPointer, streamBase: Int, final: Bool, into output: inout String) throws(TranscoderError) {
+        var start = 0
+        let n = buf.count
+        if atStart && streamBase == 0 {
+            let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+            let k = min(3, n)
+            if (0..<k).allSatisfy({ buf[$0] == bom[$0] }) {
+                if k < 3 && !final {   // might still become a BOM
+                    carry.append(contentsOf: buf)
+                    bytesAccepted = streamBase + n
+                    return
+                }
+                if k == 3 { start = 3 }
+            }
+            if n > 0 || final { atStart = false }
+        }
+        let cut = final ? n : UTF8Sequence.completeEnd(buf, end: n)
+        if cut > start {
+            let body = UnsafeRawBufferPointer(rebasing: buf[start..<cut])
+            if !needsTranslation(body), let text = String(validating: body.bindMemory(to: UInt8.self), as: UTF8.self) {
+                output.append(text)
+            } else {
+                try utf8Slow(body, streamOffset: streamBase + start, final: final, into: &output)
+            }
+        }
+        if cut < n { carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[cut..<n])) }
+        bytesAccepted = streamBase + n
+    }
+
+    /// True when `body` holds something the EOL style rewrites.
+    private func needsTranslation(_ body: UnsafeRawBufferPointer) -> Bool {
+        let style = transcoder.eolStyle
+        guard style != .none else { return false }
+        if translator.afterCR { return true }
+        if style.isUnicode {
+            return body.contains { $0 == 0x0D || $0 == 0xC2 || $0 == 0xE2 }
+        }
+        return body.contains(0x0D)
+    }
+
+    /// Validates with the error mode, translates line ends, appends.
+    private func utf8Slow(_ body: UnsafeRawBufferPointer, streamOffset: Int, final: Bool, into output: inout String) throws(TranscoderError) {
+        var pending: TranscoderError?
+        let count = body.count
+        ensureScratch(count * 3 + 4)
+        let written = scratch.withUnsafeMutableBufferPointer { out -> Int in
+            var w = 0
+            var i = 0
+            while i < count {
+                switch UTF8Sequence.classify(body, at: i, end: count) {
+                case .valid(let len):
+                    for k in 0..<len { out[w + k] = body[i + k] }
+                    w += len
+                    i += len
+                case .invalid(let len):
+                    switch transcoder.errorMode {
+                    case .raise:
+                        pending = .decoding(
+                            codec: "UTF-8", offset: streamOffset + i, bytes: Array(body[i..<(i + len)]),
+                            reason: "invalid sequence")
+                        bytesAccepted = streamOffset + i + len
+                        return translator.translateUTF8(out, from: 0, to: w)
+                    case .replace:
+                        out[w] = 0xEF; out[w + 1] = 0xBF; out[w + 2] = 0xBD
+                        w += 3
+                    case .ignore:
+                        break
+                    }
+                    i += len
+                case .incomplete:
+                    // only reached when final: the truncated sequence is one maximal subpart
+                    let len = count - i
+                    switch transcoder.errorMode {
+                    case .raise:
+                        pending = .decoding(
+                            codec: "UTF-8", offset: streamOffset + i, bytes: Array(body[i..<count]),
+                            reason: "incomplete sequence at end of input")
+                        bytesAccepted = streamOffset + count
+                        return translator.translateUTF8(out, from: 0, to: w)
+                    case .replace:
+                        out[w] = 0xEF; out[w + 1] = 0xBF; out[w + 2] = 0xBD
+                        w += 3
+                    case .ignore:
+                        break
+                    }
+                    i += len
+                }
+            }
+            return translator.translateUTF8(out, from: 0, to: w)
+        }
+        appendScratch(written, to: &output)
+        if let pending { throw pending }
+    }
+
+    // MARK: Latin-1 and ASCII (Swift)
+
+    private func singleByteStep(_ chunk: UnsafeRawBufferPointer, into output: inout String) throws(TranscoderError) {
+        let base = bytesAccepted
+        let ascii = transcoder.codec.family == .ascii
+        var pending: TranscoderError?
+        ensureScratch(chunk.count * 3 + 4)
+        let written = scratch.withUnsafeMutableBufferPointer { out -> Int in
+            var w = 0
+            for (i, b) in chunk.enumerated() {
+                if b < 0x80 {
+                    out[w] = b
+                    w += 1
+                } else if !ascii {
+                    out[w] = 0xC0 | (b >> 6)
+                    out[w + 1] = 0x80 | (b & 0x3F)
+                    w += 2
+                } else {
+                    switch transcoder.errorMode {
+                    case .raise:
+                        pending = .decoding(codec: "US-ASCII", offset: base + i, bytes: [b], reason: "byte outside ASCII")
+                        bytesAccepted = base + i + 1
+                        return translator.translateUTF8(out, from: 0, to: w)
+                    case .replace:
+                        out[w] = 0xEF; out[w + 1] = 0xBF; out[w + 2] = 0xBD
+                        w += 3
+                    case .ignore:
+                        break
+                    }
+                }
+            }
+            bytesAccepted = base + chunk.count
+            return translator.translateUTF8(out, from: 0, to: w)
+        }
+        appendScratch(written, to: &output)
+        if let pending { throw pending }
+    }
+
+    // MARK: ICU
+
+    private func icuStep(_ chunk: UnsafeRawBufferPointer, final: Bool, into output: inout String) throws(TranscoderError) {
+        guard let icu else { return }
+        let start = chunk.baseAddress.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) } ?? emptyInput
+        var src: UnsafePointer<UInt8>? = start
+        let srcLimit = start + chunk.count
+        var written = 0
+        var error = sp_error()
+        ensureScratch(max(chunk.count * 2, 1024))
+        var status: Int32
+        repeat {
+            status = scratch.withUnsafeMutableBufferPointer { out in
+                var dst: UnsafeMutablePointer<UInt8>? = out.baseAddress! + written
+                let result = sp_decode(icu.handle, &src, srcLimit, &dst, out.baseAddress! + out.count, final ? 1 : 0, &error)
+                written = dst! - out.baseAddress!
+                return result
+            }
+            if status == Int32(SP_TARGET_FULL) { scratch.append(contentsOf: repeatElement(0, count: scratch.count)) }
+        } while status == Int32(SP_TARGET_FULL)
+        bytesAccepted += src! - start
+        let end = scratch.withUnsafeMutableBufferPointer { translator.translateUTF8($0, from: 0, to: written) }
+        appendScratch(end, to: &output)
+        switch status {
+        case Int32(SP_OK):
+            return
+        case Int32(SP_ILLEGAL):
+            throw icuDecodingError(error)
+        default:
+            throw TranscoderError(
+                code: .internalFailure,
+                message: "ICU failed decoding \(transcoder.codec.name): \(icuErrorName(error.icu_status))")
+        }
+    }
+
+    private func icuDecodingError(_ error: sp_error) -> TranscoderError {
+        // invalid_end counts bytes since the converter's last reset.
+        TranscoderError.icuDecoding(error, codec: transcoder.codec.name, streamBase: resetBase)
+    }
+
+    // MARK: Scratch
+
+    private func ensureScratch(_ capacity: Int) {
+        if scratch.count < capacity {
+            scratch = [UInt8](repeating: 0, count: max(capacity, scratch.count * 2))
+        }
+    }
+
+    private func appendScratch(_ count: Int, to output: inout String) {
+        guard count > 0 else { return }
+        scratch.withUnsafeBufferPointer { output.append(String(decoding: UnsafeBufferPointer(rebasing: $0[0..<count]), as: UTF8.self)) }
+    }
+}

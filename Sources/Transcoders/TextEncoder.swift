@@ -1,0 +1,197 @@
+import CStreamPortsICU
+
+/// Something encoded bytes can be appended to: `[UInt8]` here, NIO's `ByteBuffer` in
+/// StreamPorts.
+public protocol EncodedByteSink {
+    /// Appends `bytes`.
+    mutating func appendEncoded(_ bytes: UnsafeRawBufferPointer)
+}
+
+extension Array: EncodedByteSink where Element == UInt8 {
+    @inlinable
+    public mutating func appendEncoded(_ bytes: UnsafeRawBufferPointer) { append(contentsOf: bytes) }
+}
+
+/// A streaming encoder: text in, bytes out, each `"\n"` written in the EOL style.
+///
+/// Stateful encodings (ISO-2022-JP) write their reset sequence on ``finish(into:)``. `"UTF-16"`
+/// and `"UTF-32"` write one BOM at stream start, then big-endian; a UTF-8 BOM is never written.
+///
+/// In `.raise` mode an unencodable character throws a ``TranscoderError`` carrying it;
+/// everything before it in that call has been appended, the rest of that call's text is not.
+///
+/// ```swift
+/// let encoder = try Transcoder(codec: .latin1, eolStyle: .crlf).makeEncoder()
+/// var bytes: [UInt8] = []
+/// try encoder.encode("café\n", into: &bytes)    // 63 61 66 E9 0D 0A
+/// ```
+public final class TextEncoder {
+    /// The transcoder this encoder implements.
+    public let transcoder: Transcoder
+    private let icu: ICUConverter?
+    private let lineEnd: [UInt8]
+    private var scratchIn: [UInt8] = []
+    private var scratchOut: [UInt8] = []
+
+    /// Creates an encoder for `transcoder`.
+    /// - Throws: ``TranscoderError`` when ICU cannot open the codec.
+    public init(_ transcoder: Transcoder) throws(TranscoderError) {
+        self.transcoder = transcoder
+        self.lineEnd = Array(transcoder.eolStyle.lineEnd.utf8)
+        self.icu = transcoder.codec.family == .icu
+            ? try ICUConverter(name: transcoder.codec.name, mode: transcoder.errorMode) : nil
+    }
+
+    /// Forgets all state (a new stream starts: BOM and shift state again).
+    public func reset() { icu?.reset() }
+
+    /// Encodes `text` and appends the bytes to `sink`.
+    /// - Parameters:
+    ///   - text: the characters; `"\n"` becomes the EOL style's sequence.
+    ///   - sink: where bytes go.
+    /// - Throws: ``TranscoderError`` (`.encoding`) in `.raise` mode.
+    @inlinable
+    public func encode<Sink: EncodedByteSink>(_ text: some StringProtocol, into sink: inout Sink) throws(TranscoderError) {
+        var text = String(text)
+        var failure: TranscoderError?
+        text.withUTF8 { utf8 in
+            do throws(TranscoderError) { try encodeUTF8(UnsafeRawBufferPointer(utf8), into: &sink) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Encodes valid UTF-8 text and appends the bytes to `sink`.
+    /// - Parameters:
+    ///   - utf8: valid UTF-8 (as in a `String`'s storage).
+    ///   - sink: where bytes go.
+    /// - Throws: ``TranscoderError`` (`.encoding`) in `.raise` mode.
+    public func encodeUTF8<Sink: EncodedByteSink>(_ utf8: UnsafeRawBufferPointer, into sink: inout Sink) throws(TranscoderError) {
+        let expandsLineEnds = lineEnd != [0x0A]
+        switch transcoder.codec.family {
+        case .utf8:
+            if expandsLineEnds { forEachLine(utf8) { sink.appendEncoded($0) } lineEnd: { sink.appendEncoded($0) } }
+            else { sink.appendEncoded(utf8) }
+        case .latin1, .ascii:
+            try encodeSingleByte(utf8, into: &sink)
+        case .icu:
+            if expandsLineEnds {
+                scratchIn.removeAll(keepingCapacity: true)
+                forEachLine(utf8) { scratchIn.append(contentsOf: $0) } lineEnd: { scratchIn.append(contentsOf: $0) }
+                try scratchIn.withBytes { (raw) throws(TranscoderError) in try encodeICU(raw, flush: false, into: &sink) }
+            } else {
+                try encodeICU(utf8, flush: false, into: &sink)
+            }
+        }
+    }
+
+    /// Ends the stream: stateful encodings write their reset sequence.
+    /// - Parameter sink: where bytes go.
+    /// - Throws: ``TranscoderError`` on an ICU failure.
+    public func finish<Sink: EncodedByteSink>(into sink: inout Sink) throws(TranscoderError) {
+        guard icu != nil else { return }
+        try encodeICU(UnsafeRawBufferPointer(start: emptyInput, count: 0), flush: true, into: &sink)
+    }
+
+    /// Calls `body` with each run between LFs and `lineEnd` for each LF.
+    private func forEachLine(_ utf8: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void, lineEnd emit: (UnsafeRawBufferPointer) -> Void) {
+        var start = 0
+        var i = 0
+        let n = utf8.count
+        lineEnd.withUnsafeBytes { eol in
+            while i < n {
+                if utf8[i] == 0x0A {
+                    if i > start { body(UnsafeRawBufferPointer(rebasing: utf8[start..<i])) }
+                    emit(eol)
+                    start = i + 1
+                }
+                i += 1
+            }
+        }
+        if n > start { body(UnsafeRawBufferPointer(rebasing: utf8[start..<n])) }
+    }
+
+    private func encodeSingleByte<Sink: EncodedByteSink>(_ utf8: UnsafeRawBufferPointer, into sink: inout Sink) throws(TranscoderError) {
+        let limit: UInt32 = transcoder.codec.family == .ascii ? 0x80 : 0x100
+        scratchOut.removeAll(keepingCapacity: true)
+        var failure: Unicode.Scalar?
+        // Decoding the String's own (valid) UTF-8 storage.
+        var iterator = utf8.makeIterator()
+        var decoder = UTF8()
+        loop: while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                if scalar == "\n" {
+                    for s in transcoder.eolStyle.lineEnd.unicodeScalars {
+                        if s.value < limit { scratchOut.append(UInt8(s.value)) }
+                        else if !substitute(s, &failure) { break loop }
+                    }
+                } else if scalar.value < limit {
+                    scratchOut.append(UInt8(scalar.value))
+                } else if !substitute(scalar, &failure) {
+                    break loop
+                }
+            case .emptyInput:
+                break loop
+            case .error:
+                scratchOut.append(UInt8(ascii: "?"))
+            }
+        }
+        scratchOut.withUnsafeBytes { sink.appendEncoded($0) }
+        if let failure { throw .encoding(codec: transcoder.codec.name, scalar: failure) }
+    }
+
+    /// Applies the error mode to an unencodable scalar; false to stop (raise).
+    private func substitute(_ scalar: Unicode.Scalar, _ failure: inout Unicode.Scalar?) -> Bool {
+        switch transcoder.errorMode {
+        case .raise:
+            failure = scalar
+            return false
+        case .replace:
+            scratchOut.append(UInt8(ascii: "?"))
+            return true
+        case .ignore:
+            return true
+        }
+    }
+
+    private func encodeICU<Sink: EncodedByteSink>(_ utf8: UnsafeRawBufferPointer, flush: Bool, into sink: inout Sink) throws(TranscoderError) {
+        guard let icu else { return }
+        let start = utf8.baseAddress.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) } ?? emptyInput
+        var src: UnsafePointer<UInt8>? = start
+        let limit = start + utf8.count
+        var error = sp_error()
+        let capacity = max(utf8.count * 2 + 64, 1024)
+        if scratchOut.count < capacity { scratchOut = [UInt8](repeating: 0, count: capacity) }
+        var status: Int32
+        repeat {
+            var written = 0
+            status = scratchOut.withUnsafeMutableBufferPointer { out in
+                var dst: UnsafeMutablePointer<UInt8>? = out.baseAddress!
+                let result = sp_encode(icu.handle, &src, limit, &dst, out.baseAddress! + out.count, flush ? 1 : 0, &error)
+                written = dst! - out.baseAddress!
+                return result
+            }
+            scratchOut.withUnsafeBytes { sink.appendEncoded(UnsafeRawBufferPointer(rebasing: $0[0..<written])) }
+        } while status == Int32(SP_TARGET_FULL)
+        switch status {
+        case Int32(SP_OK):
+            return
+        case Int32(SP_ILLEGAL):
+            throw .encoding(codec: transcoder.codec.name, scalar: Unicode.Scalar(error.code_point) ?? "\u{FFFD}")
+        default:
+            throw TranscoderError(
+                code: .internalFailure,
+                message: "ICU failed encoding to \(transcoder.codec.name): \(icuErrorName(error.icu_status))")
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// `withUnsafeBytes` for a body that throws a ``TranscoderError``.
+    @usableFromInline
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws(TranscoderError) -> R) throws(TranscoderError) -> R {
+        var result: Result<R, TranscoderError>?
+        withUnsafeBytes { raw in result = Result { () throws(TranscoderError) -> R in try body(raw) } }
+        return try result!.get()
+    }
+}
