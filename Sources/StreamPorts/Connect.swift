@@ -1,0 +1,211 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Defaults shared by servers and clients.
+public enum StreamDefaults {
+    /// The default longest line, 1 MiB (bytes on the wire, line end excluded).
+    public static let maxLineLength = 1 << 20
+    /// The default connect timeout.
+    public static let connectTimeout: Duration = .seconds(10)
+}
+
+/// Opens a listening TCP port (Slogan's `tcp_server_stream`).
+///
+/// ```swift
+/// let server = try await tcpServerStream("*:2020")          // all interfaces
+/// let local = try await tcpServerStream("[::1]:0")          // a free port on ::1
+/// print(local.localPort)
+/// ```
+/// - Parameters:
+///   - address: `"INTF:PORT"`, `"localhost:PORT"`, `"*:PORT"`, `"[::1]:PORT"`, a bare host or
+///     unbracketed IPv6 literal with `port:`, or all digits (a port on loopback). See
+///     ``StreamAddress``.
+///   - port: the port, when not in `address` (must agree if in both).
+///   - backlog: the listen backlog (default 128).
+///   - reuseAddress: set SO_REUSEADDR (default true).
+///   - transcoder: the transcoder of every accepted stream.
+///   - maxLineLength: the accepted streams' longest line, in bytes.
+///   - logger: where accept trouble is logged.
+/// - Returns: the listening server stream.
+/// - Throws: ``StreamPortError``: `.invalidAddress` (before any socket opens), `.hostNotFound`,
+///   `.addressInUse` (with errno), `.bindFailed`.
+public func tcpServerStream(
+    _ address: String, port: Int? = nil, backlog: Int = 128, reuseAddress: Bool = true,
+    transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength,
+    logger: Logger = Logger(label: "StreamPorts")
+) async throws -> ServerStream {
+    let parsed = try StreamAddress.parse(address, port: port)
+    return try await listen(parsed, input: address, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger)
+}
+
+/// Opens a listening TCP port on the loopback interface only (`tcpServerStream(2020)`, as in
+/// Slogan: never all interfaces by surprise).
+/// - Parameters:
+///   - port: the port (0: any free one).
+///   - backlog: the listen backlog.
+///   - reuseAddress: set SO_REUSEADDR.
+///   - transcoder: the transcoder of every accepted stream.
+///   - maxLineLength: the accepted streams' longest line, in bytes.
+///   - logger: where accept trouble is logged.
+/// - Returns: the listening server stream.
+/// - Throws: ``StreamPortError`` as ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:)``.
+public func tcpServerStream(
+    _ port: Int, backlog: Int = 128, reuseAddress: Bool = true,
+    transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength,
+    logger: Logger = Logger(label: "StreamPorts")
+) async throws -> ServerStream {
+    guard (0...65535).contains(port) else { throw StreamPortError.invalid("\(port)", "port \(port) is out of range 0–65535") }
+    return try await listen(StreamAddress(host: .ipv4("127.0.0.1"), port: port), input: "\(port)", backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger)
+}
+
+/// Opens a listening TCP port on a raw address: 4 bytes (IPv4) or 16 bytes (IPv6).
+/// - Parameters:
+///   - address: the address bytes in network order.
+///   - port: the port.
+///   - backlog: the listen backlog.
+///   - reuseAddress: set SO_REUSEADDR.
+///   - transcoder: the transcoder of every accepted stream.
+/// - Returns: the listening server stream.
+/// - Throws: ``StreamPortError`` `.invalidAddress` for another byte count; as the string form.
+public func tcpServerStream(
+    _ address: [UInt8], port: Int, backlog: Int = 128, reuseAddress: Bool = true, transcoder: Transcoder = .default
+) async throws -> ServerStream {
+    let parsed = try StreamAddress.raw(address, port: port)
+    return try await listen(parsed, input: parsed.description, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
+}
+
+/// Opens a listening TCP port on an IPv6 address given as 8 16-bit groups (Gambit's form).
+/// - Parameters:
+///   - address: the eight groups.
+///   - port: the port.
+///   - backlog: the listen backlog.
+///   - reuseAddress: set SO_REUSEADDR.
+///   - transcoder: the transcoder of every accepted stream.
+/// - Returns: the listening server stream.
+/// - Throws: ``StreamPortError`` `.invalidAddress` for another group count; as the string form.
+public func tcpServerStream(
+    _ address: [UInt16], port: Int, backlog: Int = 128, reuseAddress: Bool = true, transcoder: Transcoder = .default
+) async throws -> ServerStream {
+    let parsed = try StreamAddress.raw(address, port: port)
+    return try await listen(parsed, input: parsed.description, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
+}
+
+/// Binds and listens on `address`.
+func listen(
+    _ address: StreamAddress, input: String, backlog: Int, reuseAddress: Bool, transcoder: Transcoder,
+    maxLineLength: Int, logger: Logger
+) async throws -> ServerStream {
+    guard backlog >= 0 else { throw StreamPortError.invalid(input, "backlog \(backlog) is negative") }
+    guard maxLineLength > 0 else { throw StreamPortError.invalid(input, "maxLineLength \(maxLineLength) must be positive") }
+    guard let target = try address.resolveForListening().first else {
+        throw StreamPortError(.hostNotFound, "\(address) has no address to bind")
+    }
+    let queue = AcceptQueue()
+    var bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .serverChannelOption(.backlog, value: Int32(clamping: backlog))
+        .serverChannelOption(.socketOption(.so_reuseaddr), value: reuseAddress ? 1 : 0)
+        .serverChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(AcceptErrorLogger(logger: logger))
+            }
+        }
+        .childChannelOption(.autoRead, value: false)
+        .childChannelOption(.allowRemoteHalfClosure, value: true)
+        .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+        .childChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let shared = StreamShared()
+                try channel.pipeline.syncOperations.addHandler(StreamHandler(shared: shared))
+                let stream = try ClientStream(channel: channel, shared: shared, transcoder: transcoder, maxLineLength: maxLineLength)
+                if !queue.push(stream) { channel.close(promise: nil) }
+            }
+        }
+    if target.protocol == .inet6, case .anyInterface = address.host {
+        bootstrap = bootstrap.serverChannelOption(
+            ChannelOptions.Types.SocketOption(level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: Int32(IPV6_V6ONLY))), value: 0)
+    }
+    let channel: any Channel
+    do {
+        channel = try await bootstrap.bind(to: target).get()
+    } catch {
+        throw StreamPortError.from(error, target.streamDescription)
+    }
+    return ServerStream(channel: channel, accepted: queue, transcoder: transcoder, requestedAddress: address)
+}
+
+/// Connects to a TCP server (Slogan's `tcp_client_stream`), trying every resolved address,
+/// IPv6 and IPv4, in the resolver's order.
+///
+/// ```swift
+/// let client = try await tcpClientStream("localhost:2020")
+/// client.showln("hello")
+/// print(try await client.readLine() ?? "")
+/// ```
+/// - Parameters:
+///   - address: `"host:port"`, `"[::1]:port"` or all digits (a port on loopback).
+///   - keepAlive: set SO_KEEPALIVE.
+///   - coalesce: keep Nagle's algorithm on (false sets TCP_NODELAY).
+///   - transcoder: the stream's transcoder.
+///   - connectTimeout: how long each address may take.
+///   - maxLineLength: the stream's longest line, in bytes.
+/// - Returns: the connected stream.
+/// - Throws: ``StreamPortError``: `.invalidAddress`, `.hostNotFound`, `.connectionRefused`,
+///   `.timedOut`.
+public func tcpClientStream(
+    _ address: String, keepAlive: Bool = false, coalesce: Bool = true, transcoder: Transcoder = .default,
+    connectTimeout: Duration = StreamDefaults.connectTimeout, maxLineLength: Int = StreamDefaults.maxLineLength
+) async throws -> ClientStream {
+    let parsed = try StreamAddress.parse(address)
+    return try await connect(parsed, keepAlive: keepAlive, coalesce: coalesce, transcoder: transcoder, connectTimeout: connectTimeout, maxLineLength: maxLineLength)
+}
+
+/// Connects to `address`, optionally from a chosen local port.
+func connect(
+    _ address: StreamAddress, keepAlive: Bool, coalesce: Bool, transcoder: Transcoder,
+    connectTimeout: Duration, maxLineLength: Int, localPort: Int? = nil
+) async throws -> ClientStream {
+    let targets = try address.resolveForConnecting()
+    let c = connectTimeout.components
+    let timeout = TimeAmount.nanoseconds(c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000)
+    var lastError: StreamPortError?
+    for target in targets {
+        let box = SharedBox()
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(timeout)
+            .channelOption(.autoRead, value: false)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.socketOption(.so_keepalive), value: keepAlive ? 1 : 0)
+            .channelOption(.tcpOption(.tcp_nodelay), value: coalesce ? 0 : 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(StreamHandler(shared: box.shared))
+                }
+            }
+        if let localPort {
+            let any = target.protocol == .inet6 ? "::" : "0.0.0.0"
+            bootstrap = bootstrap
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(to: try SocketAddress(ipAddress: any, port: localPort))
+        }
+        do {
+            let channel = try await bootstrap.connect(to: target).get()
+            return try ClientStream(channel: channel, shared: box.shared, transcoder: transcoder, maxLineLength: maxLineLength)
+        } catch {
+            lastError = StreamPortError.from(error, target.streamDescription)
+        }
+    }
+    throw lastError ?? StreamPortError(.hostNotFound, "\(address) has no address")
+}
+
+/// The shared state a connecting channel's handler and its stream will use.
+final class SharedBox: Sendable {
+    let shared = StreamShared()
+}

@@ -1,2 +1,0 @@
-// Placeholder replaced by the stream-port implementation.
-@_exported import Transcoders

@@ -1,0 +1,149 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A listening TCP port whose ``read()`` yields one ``ClientStream`` per connection
+/// (Slogan's `tcp_server_stream`). Also an `AsyncSequence` of client streams.
+///
+/// ```swift
+/// let server = try await tcpServerStream("127.0.0.1:2020")
+/// for await client in server {
+///     Task { try await callWithStream(client) { c in
+///         while let line = try await c.readLine() { c.showln(line) }
+///     } }
+/// }
+/// ```
+public final class ServerStream: AsyncSequence, Sendable {
+    public typealias Element = ClientStream
+
+    let channel: any Channel
+    let accepted: AcceptQueue
+    /// The transcoder given to each accepted stream.
+    public let transcoder: Transcoder
+    /// The address the port was asked for.
+    public let requestedAddress: StreamAddress
+
+    init(channel: any Channel, accepted: AcceptQueue, transcoder: Transcoder, requestedAddress: StreamAddress) {
+        self.channel = channel
+        self.accepted = accepted
+        self.transcoder = transcoder
+        self.requestedAddress = requestedAddress
+    }
+
+    /// The bound address: `127.0.0.1:41234`, `[::1]:41234`, `[::]:2020`, `0.0.0.0:2020`.
+    public var localAddress: String { channel.localAddress?.streamDescription ?? "" }
+    /// The bound port (the real one when 0 was asked).
+    public var localPort: Int { channel.localAddress?.port ?? 0 }
+
+    /// The next client stream, waiting for a connection; nil once the server is closed.
+    public func read() async -> ClientStream? {
+        await read(timeoutNanoseconds: nil)
+    }
+
+    /// The next client stream, or nil when none arrives within `timeout` (`.zero` polls, as
+    /// Falcon's `accept(0)`), or once the server is closed.
+    /// - Parameter timeout: how long to wait.
+    public func read(timeout: Duration) async -> ClientStream? {
+        let c = timeout.components
+        return await read(timeoutNanoseconds: Swift.max(0, c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000))
+    }
+
+    private func read(timeoutNanoseconds: Int64?) async -> ClientStream? {
+        if let ready = accepted.state.withLock({ s -> ClientStream?? in
+            if let first = s.queue.popFirst() { return .some(first) }
+            return s.closed ? .some(nil) : nil
+        }) { return ready }
+        if timeoutNanoseconds == 0 { return nil }
+        let accepted = self.accepted
+        let id = accepted.state.withLock { s -> Int in s.waiterID += 1; return s.waiterID }
+        let wake: @Sendable () -> Void = {
+            accepted.state.withLock { s -> CheckedContinuation<ClientStream?, Never>? in
+                guard s.waiterID == id, let w = s.waiter else { return nil }
+                s.waiter = nil
+                return w
+            }?.resume(returning: nil)
+        }
+        let scheduled = timeoutNanoseconds.map { channel.eventLoop.scheduleTask(in: .nanoseconds($0)) { wake() } }
+        defer { scheduled?.cancel() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<ClientStream?, Never>) in
+                let immediate = accepted.state.withLock { s -> ClientStream?? in
+                    if let first = s.queue.popFirst() { return .some(first) }
+                    if s.closed { return .some(nil) }
+                    s.waiter = continuation
+                    return nil
+                }
+                if let immediate { continuation.resume(returning: immediate) }
+            }
+        } onCancel: {
+            wake()
+        }
+    }
+
+    /// Stops accepting, closes connections not yet handed out. Idempotent.
+    public func close() async {
+        let (pending, waiter) = accepted.state.withLock { s -> ([ClientStream], CheckedContinuation<ClientStream?, Never>?) in
+            s.closed = true
+            let pending = Array(s.queue)
+            s.queue.removeAll()
+            let w = s.waiter
+            s.waiter = nil
+            return (pending, w)
+        }
+        waiter?.resume(returning: nil)
+        try? await channel.close()
+        for stream in pending { await stream.abort() }
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let server: ServerStream
+        public mutating func next() async -> ClientStream? { await server.read() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(server: self) }
+}
+
+/// Accepted streams not yet handed out, and the task waiting for one.
+final class AcceptQueue: Sendable {
+    struct State {
+        var queue = CircularBuffer<ClientStream>()
+        var waiter: CheckedContinuation<ClientStream?, Never>?
+        var waiterID = 0
+        var closed = false
+    }
+
+    let state = Mutex(State())
+
+    /// Hands `stream` to a waiting reader or queues it; false when the server is closed.
+    func push(_ stream: ClientStream) -> Bool {
+        let (accepted, waiter) = state.withLock { s -> (Bool, CheckedContinuation<ClientStream?, Never>?) in
+            if s.closed { return (false, nil) }
+            if let w = s.waiter {
+                s.waiter = nil
+                return (true, w)
+            }
+            s.queue.append(stream)
+            return (true, nil)
+        }
+        waiter?.resume(returning: stream)
+        return accepted
+    }
+}
+
+/// Logs accept-loop trouble (EMFILE and friends are backed off by NIO's AcceptBackoffHandler).
+final class AcceptErrorLogger: ChannelInboundHandler, Sendable {
+    typealias InboundIn = any Channel
+    let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.warning("accept failed, backing off: \(error)")
+        context.fireErrorCaught(error)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireChannelRead(data)
+    }
+}

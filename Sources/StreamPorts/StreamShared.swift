@@ -1,0 +1,135 @@
+import NIOCore
+import Synchronization
+
+/// State shared between a connection's event loop (the handler) and the stream's user.
+final class StreamShared: Sendable {
+    struct State {
+        var inbound = CircularBuffer<ByteBuffer>(initialCapacity: 8)
+        var inboundBytes = 0
+        var inputEnded = false
+        var failure: StreamPortError?
+        var readWaiter: CheckedContinuation<Void, Never>?
+        var readInFlight = true   // the handler asks for the first read when active
+        var waitTimedOut = false
+        var writable = true
+        var writeWaiter: CheckedContinuation<Void, Never>?
+        var closed = false
+    }
+
+    /// Unread input the handler keeps asking the socket for (TCP pushes back above it).
+    static let inboundHighWater = 256 * 1024
+
+    let state = Mutex(State())
+
+    // MARK: Event loop side
+
+    func received(_ buffer: ByteBuffer) {
+        state.withLock {
+            $0.inboundBytes += buffer.readableBytes
+            $0.inbound.append(buffer)
+        }
+    }
+
+    /// Wakes the reader; returns true when the handler should read again at once.
+    func readComplete() -> Bool {
+        let (waiter, again) = state.withLock { s -> (CheckedContinuation<Void, Never>?, Bool) in
+            let w = s.readWaiter
+            s.readWaiter = nil
+            let again = s.inboundBytes < StreamShared.inboundHighWater && !s.inputEnded
+            s.readInFlight = again
+            return (w, again)
+        }
+        waiter?.resume()
+        return again
+    }
+
+    func inputEnded(failure: StreamPortError? = nil, closed: Bool = false) {
+        let (reader, writer) = state.withLock { s -> (CheckedContinuation<Void, Never>?, CheckedContinuation<Void, Never>?) in
+            s.inputEnded = true
+            if let failure, s.failure == nil { s.failure = failure }
+            if closed { s.closed = true; s.writable = true }
+            let r = s.readWaiter
+            s.readWaiter = nil
+            let w = closed ? s.writeWaiter : nil
+            if closed { s.writeWaiter = nil }
+            return (r, w)
+        }
+        reader?.resume()
+        writer?.resume()
+    }
+
+    func writabilityChanged(_ writable: Bool) {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.writable = writable
+            guard writable else { return nil }
+            let w = s.writeWaiter
+            s.writeWaiter = nil
+            return w
+        }
+        waiter?.resume()
+    }
+
+    /// Resumes a waiting reader (timeout or cancellation).
+    func interruptReader(timedOut: Bool) {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            let w = s.readWaiter
+            s.readWaiter = nil
+            if w != nil && timedOut { s.waitTimedOut = true }
+            return w
+        }
+        waiter?.resume()
+    }
+
+    func interruptWriter() {
+        state.withLock { s -> CheckedContinuation<Void, Never>? in
+            let w = s.writeWaiter
+            s.writeWaiter = nil
+            return w
+        }?.resume()
+    }
+}
+
+/// Feeds a connection's bytes and events into its ``StreamShared``.
+final class StreamHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    let shared: StreamShared
+
+    init(shared: StreamShared) { self.shared = shared }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.read()
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        shared.received(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if shared.readComplete() { context.read() }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            shared.inputEnded()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        shared.inputEnded(closed: true)
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        shared.writabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let mapped = StreamPortError.from(error, context.remoteAddress?.streamDescription ?? "connection")
+        shared.inputEnded(failure: mapped)
+        context.close(promise: nil)
+    }
+}
