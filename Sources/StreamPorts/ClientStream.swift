@@ -13,7 +13,7 @@ import Synchronization
 ///
 /// ```swift
 /// while let line = try await client.readLine() {
-///     client.showln(line)          // flushed before the next read waits
+///     try client.showln(line)      // flushed before the next read waits
 /// }
 /// try await client.close()
 /// ```
@@ -669,38 +669,40 @@ public final class ClientStream: @unchecked Sendable {
 
     /// Writes `string` then a line end, in one step (the hot path of a line server).
     /// - Parameter string: the line.
-    public func showln(_ string: String) {
-        let ok = writer.withLock { (w: inout Writer) -> Bool in
-            guard !w.closed else { return false }
-            do {
+    /// - Throws: ``StreamPortError`` `.encoding` (`.raise` mode; nothing of the line is
+    ///   written after the unencodable character) or `.closed`.
+    public func showln(_ string: String) throws {
+        try writer.withLock { (w: inout Writer) throws(StreamPortError) in
+            guard !w.closed else { throw StreamPortError(.closed, "write to \(remoteAddress): the writer is closed") }
+            do throws(TranscoderError) {
                 try w.encoder.encode(string, into: &w.out)
                 if let lineEndBytes { w.out.writeBytes(lineEndBytes) } else { try w.encoder.encode("\n", into: &w.out) }
-                return true
             } catch {
-                return false
+                throw StreamPortError.wrapping(error)
             }
         }
-        if ok { afterWrite(newline: buffering == .line) }
+        afterWrite(newline: buffering == .line)
     }
 
-    /// Writes the items' textual forms, one after another, like Slogan's `show`. Encoding
-    /// errors in `.raise` mode drop the item; use ``write(_:)`` to catch them.
+    /// Writes the items' textual forms, one after another, like Slogan's `show`.
     /// - Parameter items: the values to show.
-    public func show(_ items: Any...) {
-        for item in items { try? write(item as? String ?? String(describing: item)) }
+    /// - Throws: ``StreamPortError`` `.encoding` (`.raise` mode) or `.closed`.
+    public func show(_ items: Any...) throws {
+        try write(items.map { $0 as? String ?? String(describing: $0) }.joined())
     }
 
     /// ``show(_:)`` then a line end.
     /// - Parameter items: the values to show.
-    public func showln(_ items: Any...) {
-        showln(items.map { $0 as? String ?? String(describing: $0) }.joined())
+    /// - Throws: ``StreamPortError`` `.encoding` (`.raise` mode) or `.closed`.
+    public func showln(_ items: Any...) throws {
+        try showln(items.map { $0 as? String ?? String(describing: $0) }.joined())
     }
 
     /// Writes a line (seed 003's `writeLn`).
     /// - Parameter string: the line, without its end.
     /// - Throws: ``StreamPortError`` `.encoding` (`.raise` mode) or `.closed`.
     public func writeLine(_ string: String) throws {
-        try write(string + "\n")
+        try showln(string)
     }
 
     private func afterWrite(newline: Bool) {

@@ -146,7 +146,7 @@ func listen(
 ///
 /// ```swift
 /// let client = try await tcpClientStream("localhost:2020")
-/// client.showln("hello")
+/// try client.showln("hello")
 /// print(try await client.readLine() ?? "")
 /// ```
 /// - Parameters:

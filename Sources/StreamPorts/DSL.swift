@@ -3,7 +3,7 @@
 //     let server = try await tcpServerStream("127.0.0.1:2020")
 //     while let client = await read(server) {
 //         try await callWithStream(client) { s in
-//             while let line = try await readLine(s) { showln(stream: s, line) }
+//             while let line = try await readLine(s) { try showln(stream: s, line) }
 //         }
 //     }
 
@@ -24,16 +24,18 @@ public func readLine(_ stream: ClientStream) async throws -> String? {
 /// - Parameters:
 ///   - stream: the stream.
 ///   - items: the values.
-public func show(stream: ClientStream, _ items: Any...) {
-    for item in items { stream.show(item) }
+/// - Throws: ``StreamPortError`` `.encoding` (`.raise` mode) or `.closed`.
+public func show(stream: ClientStream, _ items: Any...) throws {
+    try stream.write(items.map { $0 as? String ?? String(describing: $0) }.joined())
 }
 
 /// Writes the items and a line end to `stream` (Slogan's `showln`).
 /// - Parameters:
 ///   - stream: the stream.
 ///   - items: the values.
-public func showln(stream: ClientStream, _ items: Any...) {
-    stream.showln(items.map { $0 as? String ?? String(describing: $0) }.joined())
+/// - Throws: ``StreamPortError`` `.encoding` (`.raise` mode) or `.closed`.
+public func showln(stream: ClientStream, _ items: Any...) throws {
+    try stream.showln(items.map { $0 as? String ?? String(describing: $0) }.joined())
 }
 
 /// Hands `stream`'s pending output to the socket (Slogan's `flush_writer`).

@@ -10,7 +10,7 @@ import Synchronization
 /// let server = try await tcpServerStream("127.0.0.1:2020")
 /// for await client in server {
 ///     Task { try await callWithStream(client) { c in
-///         while let line = try await c.readLine() { c.showln(line) }
+///         while let line = try await c.readLine() { try c.showln(line) }
 ///     } }
 /// }
 /// ```

@@ -1,0 +1,66 @@
+import Testing
+@testable import StreamPorts
+
+@Suite("Address grammar")
+struct AddressGrammarTests {
+    @Test(arguments: [
+        ("127.0.0.1:2020", nil, "127.0.0.1:2020"),
+        ("localhost:7000", nil, "localhost:7000"),
+        ("*:2020", nil, "*:2020"),
+        ("[::1]:80", nil, "[::1]:80"),
+        ("[::]:0", nil, "[::]:0"),
+        ("::1", 80, "[::1]:80"),
+        ("::1:80", 9, "[::1:80]:9"),
+        ("example.org", 443, "example.org:443"),
+        ("2020", nil, "127.0.0.1:2020"),
+        ("127.0.0.1:2020", 2020, "127.0.0.1:2020"),
+        ("[fe80::1]", 7, "[fe80::1]:7"),
+        ("host:65535", nil, "host:65535"),
+    ] as [(String, Int?, String)])
+    func valid(input: String, port: Int?, expected: String) throws {
+        #expect(try StreamAddress.parse(input, port: port).description == expected)
+    }
+
+    @Test(arguments: [
+        ("host:", nil, "the port is empty"),
+        ("host:80x", nil, "not a decimal number"),
+        ("host:+80", nil, "not a decimal number"),
+        ("host:65536", nil, "out of range"),
+        ("host", 65536, "out of range"),
+        ("host", -1, "out of range"),
+        ("::1:80", nil, "write [::1:80]:PORT"),
+        ("::1", nil, "[::1]:PORT"),
+        ("127.0.0.1:80", 81, "disagrees"),
+        (":80", nil, "host is empty"),
+        ("", nil, "empty"),
+        ("[::1", nil, "missing \"]\""),
+        ("[nothex]:80", nil, "not an IPv6 address"),
+        ("[::1]80", nil, "expected \":PORT\""),
+        ("host", nil, "no port"),
+        ("1:2:3", nil, "not an IPv6 address"),
+    ] as [(String, Int?, String)])
+    func invalid(input: String, port: Int?, reason: String) {
+        do {
+            _ = try StreamAddress.parse(input, port: port)
+            Issue.record("\(input) parsed")
+        } catch {
+            #expect(error.code == .invalidAddress)
+            #expect(error.message.contains("\"\(input)\""), "\(error.message)")
+            #expect(error.message.contains(reason), "\(error.message)")
+        }
+    }
+
+    @Test func rawAddresses() throws {
+        #expect(try StreamAddress.raw([127, 0, 0, 1] as [UInt8], port: 5).description == "127.0.0.1:5")
+        #expect(try StreamAddress.raw([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] as [UInt8], port: 5).description == "[::1]:5")
+        #expect(try StreamAddress.raw([0, 0, 0, 0, 0, 0, 0, 1] as [UInt16], port: 5).description == "[::1]:5")
+        #expect(throws: StreamPortError.self) { try StreamAddress.raw([127, 0, 1] as [UInt8], port: 5) }
+        #expect(throws: StreamPortError.self) { try StreamAddress.raw([UInt8](repeating: 0, count: 8), port: 5) }
+        #expect(throws: StreamPortError.self) { try StreamAddress.raw([0, 1] as [UInt16], port: 5) }
+        #expect(throws: StreamPortError.self) { try StreamAddress.raw([127, 0, 0, 1] as [UInt8], port: 70000) }
+    }
+
+    @Test func negativeBacklogFailsBeforeOpening() async {
+        await #expect(throws: StreamPortError.self) { _ = try await tcpServerStream("127.0.0.1:0", backlog: -1) }
+    }
+}
