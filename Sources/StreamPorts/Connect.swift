@@ -109,7 +109,28 @@ func listen(
         throw StreamPortError(.hostNotFound, "\(address) has no address to bind")
     }
     let queue = AcceptQueue()
-    var bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    var bootstrap = makeServerBootstrap(
+        queue: queue, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
+        maxLineLength: maxLineLength, logger: logger)
+    if target.protocol == .inet6, case .anyInterface = address.host {
+        bootstrap = bootstrap.serverChannelOption(
+            ChannelOptions.Types.SocketOption(level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: Int32(IPV6_V6ONLY))), value: 0)
+    }
+    let channel: any Channel
+    do {
+        channel = try await bootstrap.bind(to: target).get()
+    } catch {
+        throw StreamPortError.from(error, target.streamDescription)
+    }
+    return ServerStream(channel: channel, accepted: queue, transcoder: transcoder, requestedAddress: address)
+}
+
+/// The bootstrap every server stream uses: pull-based child channels that feed ``ClientStream``s
+/// into `queue`.
+func makeServerBootstrap(
+    queue: AcceptQueue, backlog: Int, reuseAddress: Bool, transcoder: Transcoder, maxLineLength: Int, logger: Logger
+) -> ServerBootstrap {
+    ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .serverChannelOption(.backlog, value: Int32(clamping: backlog))
         .serverChannelOption(.socketOption(.so_reuseaddr), value: reuseAddress ? 1 : 0)
         .serverChannelInitializer { channel in
@@ -128,17 +149,6 @@ func listen(
                 if !queue.push(stream) { channel.close(promise: nil) }
             }
         }
-    if target.protocol == .inet6, case .anyInterface = address.host {
-        bootstrap = bootstrap.serverChannelOption(
-            ChannelOptions.Types.SocketOption(level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: Int32(IPV6_V6ONLY))), value: 0)
-    }
-    let channel: any Channel
-    do {
-        channel = try await bootstrap.bind(to: target).get()
-    } catch {
-        throw StreamPortError.from(error, target.streamDescription)
-    }
-    return ServerStream(channel: channel, accepted: queue, transcoder: transcoder, requestedAddress: address)
 }
 
 /// Connects to a TCP server (Slogan's `tcp_client_stream`), trying every resolved address,

@@ -1,0 +1,252 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A step-wise server: create, set options, bind, listen, accept — Falcon's `TCPServer`
+/// (seed 000) and Lua SocketLib's `socket.tcp()` server (seed 001), on the same
+/// ``ServerStream`` and ``ClientStream`` types as ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:)``.
+///
+/// ```swift
+/// let server = TCPServer()                       // socket.tcp()
+/// try server.setOption(.reuseAddress, true)      // setoption("reuseaddr", true)
+/// try server.bind("localhost", 0)                // loopback only; "*" for all interfaces
+/// try await server.listen(16)
+/// if let client = try await server.accept(timeout: 500) { … }   // milliseconds; nil on timeout
+/// await server.dispose()
+/// ```
+///
+/// `bind` reserves the address at once (errors surface there); `listen` starts accepting.
+/// `accept` on a bound server that never called `listen` listens with a backlog of 128, as
+/// Falcon's bind-then-accept flow expects. Errors are thrown (Lua's `nil, err`); ``lastError``
+/// keeps the OS error number of the last failure.
+public final class TCPServer: Sendable {
+    /// Socket options settable before `bind`.
+    public enum Option: String, Sendable, Hashable, CaseIterable {
+        /// SO_REUSEADDR (Lua's `"reuseaddr"`); on by default.
+        case reuseAddress = "reuseaddr"
+        /// IPV6_V6ONLY for an IPv6 wildcard (off by default: dual stack).
+        case ipv6Only = "ipv6only"
+    }
+
+    private struct State {
+        var reuseAddress = true
+        var ipv6Only = false
+        var fd: Int32 = -1
+        var bound: String?
+        var server: ServerStream?
+        var disposed = false
+        var lastError: Int32 = 0
+    }
+
+    private let state = Mutex(State())
+    /// The transcoder of accepted streams.
+    public let transcoder: Transcoder
+    private let maxLineLength: Int
+    private let logger: Logger
+
+    /// Creates an unbound server (Falcon's constructor, Lua's `socket.tcp()`).
+    /// - Parameters:
+    ///   - transcoder: the transcoder of accepted streams.
+    ///   - maxLineLength: the accepted streams' longest line, in bytes.
+    ///   - logger: where accept trouble is logged.
+    public init(transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength, logger: Logger = Logger(label: "StreamPorts")) {
+        self.transcoder = transcoder
+        self.maxLineLength = maxLineLength
+        self.logger = logger
+    }
+
+    deinit {
+        let fd = state.withLock { $0.fd }
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    /// The OS error number of the last failure (0 when none), Falcon's `lastError`.
+    public var lastError: Int32 { state.withLock { $0.lastError } }
+
+    /// The bound address (`127.0.0.1:41234`, `[::]:2020`), nil before `bind`.
+    public var localAddress: String? { state.withLock { $0.server?.localAddress ?? $0.bound } }
+
+    /// The bound port, 0 before `bind`.
+    public var localPort: Int {
+        state.withLock { s in
+            if let server = s.server { return server.localPort }
+            guard s.fd >= 0 else { return 0 }
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s.fd, $0, &length) } }
+            return withUnsafeBytes(of: storage) { raw -> Int in
+                // sin_port and sin6_port sit at the same offset
+                Int(UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
+            }
+        }
+    }
+
+    /// Sets an option (before `bind`).
+    /// - Parameters:
+    ///   - option: the option.
+    ///   - value: on or off.
+    /// - Throws: ``StreamPortError`` `.operation` after `bind`.
+    public func setOption(_ option: Option, _ value: Bool) throws {
+        try state.withLock { (s: inout State) throws(StreamPortError) in
+            guard s.bound == nil, !s.disposed else { throw StreamPortError(.operation, "setOption(\(option.rawValue)) must come before bind") }
+            switch option {
+            case .reuseAddress: s.reuseAddress = value
+            case .ipv6Only: s.ipv6Only = value
+            }
+        }
+    }
+
+    /// Sets an option by Lua's name (`"reuseaddr"`).
+    /// - Parameters:
+    ///   - name: the option's name.
+    ///   - value: on or off.
+    /// - Throws: ``StreamPortError`` `.operation` for an unknown name or after `bind`.
+    public func setOption(_ name: String, _ value: Bool) throws {
+        guard let option = Option(rawValue: name) else {
+            throw StreamPortError(.operation, "unknown option \"\(name)\"; known: \(Option.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        try setOption(option, value)
+    }
+
+    /// Binds to a service on every interface, or to a full address (Falcon's one-argument
+    /// `bind`): `"8080"`, `"http"` (the services database), `"[::1]:8080"`, `"localhost:8080"`.
+    /// - Parameter addressOrService: a service name, a port number or `HOST:PORT`.
+    /// - Throws: ``StreamPortError`` (`.invalidAddress`, `.hostNotFound`, `.addressInUse`, …).
+    public func bind(_ addressOrService: String) throws {
+        if addressOrService.contains(":") {
+            try bind(address: recording { try StreamAddress.parse(addressOrService) })
+        } else {
+            try bind(address: StreamAddress(host: .anyInterface, port: recording { try servicePort(addressOrService) }))
+        }
+    }
+
+    /// Binds to `address` and a service or port number (Falcon's two-argument `bind`).
+    /// - Parameters:
+    ///   - address: a local address: `"localhost"` (loopback only), `"*"`, `"0.0.0.0"`, `"::"`, …
+    ///   - service: a port number or a service name (`"http"` → 80).
+    /// - Throws: ``StreamPortError`` (`.invalidAddress`, `.hostNotFound`, `.addressInUse`, …).
+    public func bind(_ address: String, _ service: String) throws {
+        let port = try recording { try servicePort(service) }
+        try bind(address: recording { try StreamAddress.parse(address, port: port) })
+    }
+
+    /// Binds to `host` and `port` (Lua's `bind(host, port)`): `"*"` listens on all interfaces,
+    /// `"localhost"` on loopback only.
+    /// - Parameters:
+    ///   - host: the local host.
+    ///   - port: the port (0: any free one).
+    /// - Throws: ``StreamPortError`` (`.invalidAddress`, `.hostNotFound`, `.addressInUse`, …).
+    public func bind(_ host: String, _ port: Int) throws {
+        try bind(address: recording { try StreamAddress.parse(host, port: port) })
+    }
+
+    private func bind(address: StreamAddress) throws {
+        guard let target = try recording({ try address.resolveForListening().first }) else {
+            throw StreamPortError(.hostNotFound, "\(address) has no address")
+        }
+        try state.withLock { (s: inout State) throws(StreamPortError) in
+            guard !s.disposed else { throw StreamPortError(.closed, "bind on a disposed server") }
+            guard s.bound == nil else { throw StreamPortError(.operation, "already bound to \(s.bound!)") }
+            let fd = socket(Int32(target.protocol.rawValue), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else {
+                s.lastError = errno
+                throw StreamPortError.fromErrno(errno, target.streamDescription)
+            }
+            var one: Int32 = s.reuseAddress ? 1 : 0
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            if target.protocol == .inet6 {
+                var v6only: Int32 = s.ipv6Only ? 1 : 0
+                setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &v6only, socklen_t(MemoryLayout<Int32>.size))
+            }
+            let result = target.withSockAddr { Glibc.bind(fd, $0, socklen_t($1)) }
+            guard result == 0 else {
+                let number = errno
+                Glibc.close(fd)
+                s.lastError = number
+                throw StreamPortError.fromErrno(number, target.streamDescription)
+            }
+            s.fd = fd
+            s.bound = target.streamDescription
+        }
+    }
+
+    /// Starts accepting connections (Lua's `listen(backlog)`).
+    /// - Parameter backlog: the listen backlog.
+    /// - Throws: ``StreamPortError`` `.operation` before `bind`, `.invalidAddress` for a
+    ///   negative backlog, or the OS error.
+    public func listen(_ backlog: Int = 128) async throws {
+        guard backlog >= 0 else { throw StreamPortError.invalid("\(backlog)", "backlog \(backlog) is negative") }
+        let fd = try state.withLock { (s: inout State) throws(StreamPortError) -> Int32 in
+            guard s.server == nil else { throw StreamPortError(.operation, "already listening on \(s.bound ?? "?")") }
+            guard s.fd >= 0 else { throw StreamPortError(.operation, "listen before bind") }
+            guard Glibc.listen(s.fd, Int32(clamping: backlog)) == 0 else {
+                s.lastError = errno
+                throw StreamPortError.fromErrno(errno, s.bound ?? "socket")
+            }
+            let fd = s.fd
+            s.fd = -1   // NIO owns it from here
+            return fd
+        }
+        let queue = AcceptQueue()
+        let bootstrap = makeServerBootstrap(
+            queue: queue, backlog: backlog, reuseAddress: true, transcoder: transcoder,
+            maxLineLength: maxLineLength, logger: logger)
+        do {
+            let channel = try await bootstrap.withBoundSocket(fd).get()
+            let server = ServerStream(channel: channel, accepted: queue, transcoder: transcoder, requestedAddress: StreamAddress(host: .anyInterface, port: 0))
+            state.withLock { $0.server = server }
+        } catch {
+            Glibc.close(fd)
+            throw recordingError(StreamPortError.from(error, "listen"))
+        }
+    }
+
+    /// Waits for a connection (Falcon's `accept`): nil when none arrives within `timeout`
+    /// milliseconds; 0 returns at once with a pending connection or nil; no timeout waits.
+    /// - Parameter timeout: milliseconds, or nil to wait for ever.
+    /// - Returns: the accepted stream, or nil on timeout or once disposed.
+    /// - Throws: ``StreamPortError`` `.operation` before `bind`.
+    public func accept(timeout: Int? = nil) async throws -> ClientStream? {
+        var current = state.withLock { $0.server }
+        if current == nil { current = try await listenedOnDemand() }
+        guard let server = current else { return nil }
+        guard let timeout else { return await server.read() }
+        return await server.read(timeout: .milliseconds(max(0, timeout)))
+    }
+
+    private func listenedOnDemand() async throws -> ServerStream? {
+        if state.withLock({ $0.disposed }) { return nil }
+        try await listen()
+        return state.withLock { $0.server }
+    }
+
+    /// Closes the server and frees its resources. Idempotent.
+    public func dispose() async {
+        let (server, fd) = state.withLock { s -> (ServerStream?, Int32) in
+            let r = (s.server, s.fd)
+            s.server = nil
+            s.fd = -1
+            s.disposed = true
+            return r
+        }
+        if fd >= 0 { Glibc.close(fd) }
+        await server?.close()
+    }
+
+    private func recording<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw recordingError(error) }
+    }
+
+    private func recordingError(_ error: any Error) -> any Error {
+        if let e = error as? StreamPortError { state.withLock { $0.lastError = e.errno ?? $0.lastError } }
+        return error
+    }
+}
