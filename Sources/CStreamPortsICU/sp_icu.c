@@ -10,8 +10,12 @@
 #define SP_PIVOT 4096
 
 struct sp_converter {
-    UConverter *cnv;
+    UConverter *cnv;           // decoding, and encoding unless `enc` differs
+    UConverter *enc;           // encoding: `cnv`, or UTF-16BE / UTF-32BE for "UTF-16" / "UTF-32"
     UConverter *utf8;          // source side of encoding (UTF-8 -> codec)
+    uint8_t bom[4];            // written at stream start when encoding "UTF-16" / "UTF-32"
+    int32_t bom_length;
+    int32_t bom_pending;
     int32_t mode;
     int32_t can_encode_fffd;
     int32_t in_callback;
@@ -87,23 +91,36 @@ sp_converter *sp_open(const char *name, int32_t mode, int32_t *status_out) {
     c->cnv = ucnv_open(name, &status);
     if (U_FAILURE(status)) { *status_out = status; free(c); return NULL; }
     status = U_ZERO_ERROR;
+    // ICU's "UTF-16" / "UTF-32" write a BOM and then the platform's byte order; the rule here
+    // is one BOM, then big-endian.
+    c->enc = c->cnv;
+    UConverterType type = ucnv_getType(c->cnv);
+    if (type == UCNV_UTF16 || type == UCNV_UTF32) {
+        int utf16 = type == UCNV_UTF16;
+        c->enc = ucnv_open(utf16 ? "UTF-16BE" : "UTF-32BE", &status);
+        if (U_FAILURE(status)) { *status_out = status; ucnv_close(c->cnv); free(c); return NULL; }
+        static const uint8_t bom16[] = { 0xFE, 0xFF }, bom32[] = { 0x00, 0x00, 0xFE, 0xFF };
+        c->bom_length = utf16 ? 2 : 4;
+        memcpy(c->bom, utf16 ? bom16 : bom32, (size_t)c->bom_length);
+        c->bom_pending = 1;
+    }
     c->utf8 = ucnv_open("UTF-8", &status);
-    if (U_FAILURE(status)) { *status_out = status; ucnv_close(c->cnv); free(c); return NULL; }
+    if (U_FAILURE(status)) { *status_out = status; sp_close(c); return NULL; }
     c->mode = mode;
-    c->can_encode_fffd = encodable(c->cnv, 0xFFFD);
+    c->can_encode_fffd = encodable(c->enc, 0xFFFD);
     status = U_ZERO_ERROR;
     switch (mode) {
     case SP_MODE_RAISE:
         ucnv_setToUCallBack(c->cnv, UCNV_TO_U_CALLBACK_STOP, NULL, NULL, NULL, &status);
-        ucnv_setFromUCallBack(c->cnv, from_u_stop, c, NULL, NULL, &status);
+        ucnv_setFromUCallBack(c->enc, from_u_stop, c, NULL, NULL, &status);
         break;
     case SP_MODE_IGNORE:
         ucnv_setToUCallBack(c->cnv, UCNV_TO_U_CALLBACK_SKIP, NULL, NULL, NULL, &status);
-        ucnv_setFromUCallBack(c->cnv, UCNV_FROM_U_CALLBACK_SKIP, NULL, NULL, NULL, &status);
+        ucnv_setFromUCallBack(c->enc, UCNV_FROM_U_CALLBACK_SKIP, NULL, NULL, NULL, &status);
         break;
     default:
         ucnv_setToUCallBack(c->cnv, to_u_replace, NULL, NULL, NULL, &status);
-        ucnv_setFromUCallBack(c->cnv, from_u_replace, c, NULL, NULL, &status);
+        ucnv_setFromUCallBack(c->enc, from_u_replace, c, NULL, NULL, &status);
         break;
     }
     if (U_FAILURE(status)) { *status_out = status; sp_close(c); return NULL; }
@@ -114,6 +131,7 @@ sp_converter *sp_open(const char *name, int32_t mode, int32_t *status_out) {
 
 void sp_close(sp_converter *c) {
     if (!c) return;
+    if (c->enc && c->enc != c->cnv) ucnv_close(c->enc);
     if (c->cnv) ucnv_close(c->cnv);
     if (c->utf8) ucnv_close(c->utf8);
     free(c);
@@ -121,7 +139,9 @@ void sp_close(sp_converter *c) {
 
 void sp_reset(sp_converter *c) {
     ucnv_reset(c->cnv);
+    if (c->enc != c->cnv) ucnv_reset(c->enc);
     ucnv_reset(c->utf8);
+    c->bom_pending = c->bom_length > 0;
     c->pivot_start = c->pivot_end = 0;
     c->has_pending_error = 0;
     c->consumed = 0;
@@ -173,10 +193,15 @@ int32_t sp_is_ascii_line_safe(const sp_converter *c) {
     ucnv_setToUCallBack(probe, to_u_replace, NULL, NULL, NULL, &status);
     int32_t safe = 1;
     UChar out[16];
-    for (int b = 0; b < 0x80 && safe; b++) {
+    // The bytes 0x0A and 0x0D are LF and CR, and no other byte is. (IBM's tables swap a few
+    // other controls, 0x1A / 0x1C / 0x7F, which does not matter for line ends.)
+    for (int b = 0; b < 0x100 && safe; b++) {
         char in[1] = { (char)b };
         int32_t n = probe_decode(probe, in, 1, out, 16);
-        if (n != 1 || out[0] != b) safe = 0;
+        int is_line_end = b == 0x0A || b == 0x0D;
+        if (is_line_end && (n != 1 || out[0] != b)) safe = 0;
+        for (int32_t k = 0; k < n && !is_line_end; k++)
+            if (out[k] == 0x0A || out[k] == 0x0D) safe = 0;
     }
     // A line end byte after any lead byte (or lead + one byte) must still be a line end.
     for (int lead = 0x80; lead < 0x100 && safe; lead++) {
@@ -241,6 +266,8 @@ static int is_conversion_error(UErrorCode status) {
            status == U_UNSUPPORTED_ESCAPE_SEQUENCE;
 }
 
+int32_t sp_decode_pending(const sp_converter *c);
+
 static void record_decode_error(sp_converter *c, UErrorCode status, sp_error *e) {
     UErrorCode s2 = U_ZERO_ERROR;
     char bytes[32]; int8_t len = sizeof bytes;
@@ -250,7 +277,17 @@ static void record_decode_error(sp_converter *c, UErrorCode status, sp_error *e)
     e->icu_status = status;
     e->invalid_length = len;
     memcpy(e->invalid, bytes, (size_t)len);
-    e->invalid_end = c->consumed;
+    // Bytes ICU consumed after the offending sequence and holds for replay (a lead byte's
+    // would-be trail bytes from an earlier chunk) come after it in the stream.
+    e->invalid_end = c->consumed - sp_decode_pending(c);
+    // ICU's UTF-16/32 converters may also hold the first byte of the unit after an unpaired
+    // surrogate where ucnv_toUCountPending does not see it; their errors start on a unit.
+    if (sp_type(c) == SP_TYPE_UTF16 && len > 0) {
+        int64_t unit = ucnv_getMinCharSize(c->cnv);
+        int64_t start = e->invalid_end - len;
+        if (unit > 1 && start % unit != 0) e->invalid_end -= start % unit;
+    }
+    e->invalid_back = c->consumed - e->invalid_end + len;
 }
 
 int32_t sp_decode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit,
@@ -295,14 +332,16 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
     for (;;) {
         int64_t room = dst_limit - *dst;
         if (room < 4) return SP_TARGET_FULL;
-        int64_t slice = src_limit - *src;
-        int last = 1;
-        int64_t max_slice = room / 2 < SLICE ? room / 2 : SLICE;
-        if (slice > max_slice) { slice = max_slice; last = 0; }
-        if (slice <= 0 && (!flush || !last)) return slice < (src_limit - *src) ? SP_TARGET_FULL : SP_OK;
         UErrorCode status = U_ZERO_ERROR;
         int32_t pending = ucnv_toUCountPending(c->cnv, &status);
         if (U_FAILURE(status) || pending < 0) pending = 0;
+        int64_t slice = src_limit - *src;
+        int last = 1;
+        // While ICU holds the start of a character, feed one byte at a time: ICU's UTF-8
+        // converter shifts the offsets of every unit after a completed partial character.
+        int64_t max_slice = pending > 0 ? 1 : room / 2 < SLICE ? room / 2 : SLICE;
+        if (slice > max_slice) { slice = max_slice; last = 0; }
+        if (slice <= 0 && (!flush || !last)) return slice < (src_limit - *src) ? SP_TARGET_FULL : SP_OK;
         int32_t base = (int32_t)(*src - start);
         UChar *t = units;
         const char *s = (const char *)*src;
@@ -313,9 +352,17 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
         *src = (const uint8_t *)s;
         int32_t n = (int32_t)(t - units);
         uint32_t *d = *dst;
+        int32_t previous = base - pending - 1;
         for (int32_t i = 0; i < n && d < dst_limit;) {
             uint32_t cp = units[i];
-            int32_t off = unit_offsets[i] < 0 ? base - pending : base + unit_offsets[i];
+            // The first character after held bytes starts with them (ICU's UTF-8 converter
+            // reports offset 0 for it, others -1); later units from an earlier call (replayed
+            // bytes) follow one another.
+            int32_t off;
+            if (i == 0 && pending > 0) off = base - pending;
+            else if (unit_offsets[i] < 0) off = previous + 1 < base ? previous + 1 : base;
+            else off = base + unit_offsets[i];
+            previous = off;
             if (U16_IS_LEAD(units[i]) && i + 1 < n && U16_IS_TRAIL(units[i + 1])) {
                 cp = U16_GET_SUPPLEMENTARY(units[i], units[i + 1]);
                 i += 2;
@@ -344,11 +391,18 @@ int32_t sp_decode_pending(const sp_converter *c) {
 
 int32_t sp_encode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit,
                   uint8_t **dst, uint8_t *dst_limit, int32_t flush, sp_error *err) {
+    if (c->encode_started == 0) c->bom_pending = c->bom_length > 0;
+    if (c->bom_pending && *src < src_limit) {
+        if (dst_limit - *dst < c->bom_length) return SP_TARGET_FULL;
+        memcpy(*dst, c->bom, (size_t)c->bom_length);
+        *dst += c->bom_length;
+        c->bom_pending = 0;
+    }
     const char *s = (const char *)*src;
     char *d = (char *)*dst;
     UErrorCode status = U_ZERO_ERROR;
     c->bad_code_point = 0;
-    ucnv_convertEx(c->cnv, c->utf8, &d, (char *)dst_limit, &s, (const char *)src_limit,
+    ucnv_convertEx(c->enc, c->utf8, &d, (char *)dst_limit, &s, (const char *)src_limit,
                    c->epivot, &c->epivot_source, &c->epivot_target, c->epivot + SP_PIVOT,
                    (UBool)(c->encode_started == 0), (UBool)(flush != 0), &status);
     c->encode_started = 1;
@@ -359,11 +413,10 @@ int32_t sp_encode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit
         memset(err, 0, sizeof *err);
         err->icu_status = status;
         err->code_point = c->bad_code_point;
-        // Start over cleanly after an error: the rest of this input is dropped by the caller.
-        ucnv_resetFromUnicode(c->cnv);
+        // The rest of this input is dropped by the caller: forget what ICU has read of it
+        // (UTF-8 state and pivot), but keep the codec's shift state and the stream's BOM.
         ucnv_resetToUnicode(c->utf8);
         c->epivot_source = c->epivot_target = c->epivot;
-        c->encode_started = 0;
         return is_conversion_error(status) ? SP_ILLEGAL : SP_FAILURE;
     }
     if (flush) c->encode_started = 0;

@@ -23,8 +23,8 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
     /// The name the codec was asked for.
     public let requestedName: String
     let family: Family
-    /// Raw bytes 0x00–0x7F are ASCII and 0x0A / 0x0D never occur inside a multi-byte
-    /// character, and the codec is stateless.
+    /// The bytes 0x0A / 0x0D are LF / CR (and no other byte is), they never occur inside a
+    /// multi-byte character, and the codec is stateless.
     let asciiLineSafe: Bool
     /// NEL (U+0085) or LS (U+2028) can be encoded; then only UTF-8 and Latin-1 know their bytes.
     let encodesUnicodeLineEnds: Bool
@@ -35,6 +35,12 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: ``TranscoderError`` with code `.unknownCodec`, naming `name` and suggesting
     ///   the closest known names.
     public init(_ name: String) throws(TranscoderError) {
+        try self.init(name, nativeFastPaths: true)
+    }
+
+    /// Opens a codec; with `nativeFastPaths` false, UTF-8, Latin-1 and ASCII also go through
+    /// ICU (tests compare the two paths).
+    init(_ name: String, nativeFastPaths: Bool) throws(TranscoderError) {
         let trimmed = name.trimmingSpaces
         guard !trimmed.isEmpty, trimmed.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
             throw Codec.unknown(name, status: 1)
@@ -43,7 +49,7 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
         let handle = converter.handle
         self.requestedName = name
         let type = sp_type(handle)
-        switch type {
+        switch nativeFastPaths ? type : Int32(SP_TYPE_OTHER) {
         case Int32(SP_TYPE_UTF8):
             self.family = .utf8
             self.name = "UTF-8"
@@ -176,7 +182,12 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The known names closest to `name` (by ICU's loose matching and edit distance).
+    /// The known names closest to `name`, comparing letters and digits only, ignoring case
+    /// (as ICU matches names), by edit distance with a bonus for prefixes.
+    /// - Parameters:
+    ///   - name: a codec name that may be misspelt.
+    ///   - limit: the most names to return.
+    /// - Returns: up to `limit` names, closest first; empty when nothing is close.
     public static func suggestions(for name: String, limit: Int = 3) -> [String] {
         let key = looseKey(name)
         guard !key.isEmpty else { return ["UTF-8"] }
@@ -219,17 +230,21 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Edit distance counting an adjacent transposition as one edit ("jsi" for "jis").
     private static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
+        var twoBack = [Int](repeating: 0, count: b.count + 1)
         var previous = Array(0...b.count)
         var current = [Int](repeating: 0, count: b.count + 1)
         for i in 1...a.count {
             current[0] = i
             for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                var d = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { d = min(d, twoBack[j - 2] + 1) }
+                current[j] = d
             }
-            swap(&previous, &current)
+            (twoBack, previous, current) = (previous, current, twoBack)
         }
         return previous[b.count]
     }

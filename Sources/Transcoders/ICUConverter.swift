@@ -54,11 +54,11 @@ func decodingReason(_ status: Int32) -> String {
 nonisolated(unsafe) let emptyInput = UnsafePointer(UnsafeMutablePointer<UInt8>.allocate(capacity: 1))
 
 extension TranscoderError {
-    /// A decoding error from the bridge; `streamBase` is the stream offset of the converter's
-    /// last reset.
-    static func icuDecoding(_ error: sp_error, codec: String, streamBase: Int) -> TranscoderError {
+    /// A decoding error from the bridge; `consumedEnd` is the stream offset just past the
+    /// input the converter has consumed.
+    static func icuDecoding(_ error: sp_error, codec: String, consumedEnd: Int) -> TranscoderError {
         let bytes = withUnsafeBytes(of: error.invalid) { Array($0.prefix(Int(error.invalid_length))) }
-        let offset = streamBase + max(0, Int(error.invalid_end) - bytes.count)
+        let offset = max(0, consumedEnd - Int(error.invalid_back))
         return .decoding(codec: codec, offset: offset, bytes: bytes, reason: decodingReason(error.icu_status))
     }
 }

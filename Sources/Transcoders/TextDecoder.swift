@@ -31,9 +31,11 @@ public final class TextDecoder {
     private let icu: ICUConverter?
     private var carry: [UInt8] = []
     private var atStart = true
+    /// The stream's first bytes (up to 3), for the UTF-8 BOM rule on the ICU path.
+    private var head: [UInt8] = []
+    /// The codec is UTF-8 but converted by ICU (tests force this path).
+    private let icuUTF8: Bool
     private var scratch: [UInt8] = []
-    /// Stream offset of the ICU converter's last reset.
-    private var resetBase = 0
 
     /// Creates a decoder for `transcoder`.
     /// - Throws: ``TranscoderError`` when ICU cannot open the codec.
@@ -42,15 +44,16 @@ public final class TextDecoder {
         self.translator = EOLTranslator(style: transcoder.eolStyle)
         self.icu = transcoder.codec.family == .icu
             ? try ICUConverter(name: transcoder.codec.name, mode: transcoder.errorMode) : nil
+        self.icuUTF8 = transcoder.codec.family == .icu && transcoder.codec.name == "UTF-8"
     }
 
     /// Forgets all state, as if newly created.
     public func reset() {
         bytesAccepted = 0
-        resetBase = 0
         translator.afterCR = false
         carry.removeAll(keepingCapacity: true)
         atStart = true
+        head.removeAll()
         icu?.reset()
     }
 
@@ -87,14 +90,22 @@ public final class TextDecoder {
     ///   - streamOffset: the stream offset of `bytes[0]`, for error offsets.
     /// - Throws: ``TranscoderError`` (`.decoding`) in `.raise` mode.
     public func decodeLine(_ bytes: UnsafeRawBufferPointer, streamOffset: Int) throws(TranscoderError) -> String {
+        var bytes = bytes
+        var streamOffset = streamOffset
+        // The stream's first line: a UTF-8 BOM at stream offset 0 is dropped.
+        if streamOffset == 0, transcoder.codec.name == "UTF-8", bytes.count >= 3,
+           bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
+            bytes = UnsafeRawBufferPointer(rebasing: bytes[3...])
+            streamOffset = 3
+        }
         if transcoder.codec.family == .utf8, let text = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) {
             return text
         }
         carry.removeAll(keepingCapacity: true)
         translator.afterCR = false
         atStart = false
+        head.removeAll()
         bytesAccepted = streamOffset
-        resetBase = streamOffset
         icu?.reset()
         var text = ""
         try step(bytes, final: true, into: &text)
@@ -266,6 +277,9 @@ public final class TextDecoder {
         var written = 0
         var error = sp_error()
         ensureScratch(max(chunk.count * 2, 1024))
+        if atStart && icuUTF8 {
+            for b in chunk.prefix(3 - head.count) { head.append(b) }
+        }
         var status: Int32
         repeat {
             status = scratch.withUnsafeMutableBufferPointer { out in
@@ -277,8 +291,17 @@ public final class TextDecoder {
             if status == Int32(SP_TARGET_FULL) { scratch.append(contentsOf: repeatElement(0, count: scratch.count)) }
         } while status == Int32(SP_TARGET_FULL)
         bytesAccepted += src! - start
-        let end = scratch.withUnsafeMutableBufferPointer { translator.translateUTF8($0, from: 0, to: written) }
-        appendScratch(end, to: &output)
+        var first = 0
+        if atStart && icuUTF8 {
+            // A UTF-8 BOM at stream start is dropped: ICU decodes it as the first character.
+            if head == [0xEF, 0xBB, 0xBF] {
+                if written >= 3 { first = 3; atStart = false }
+            } else if head.count == 3 || final || !head.elementsEqual([0xEF, 0xBB, 0xBF].prefix(head.count)) {
+                atStart = false
+            }
+        }
+        let end = scratch.withUnsafeMutableBufferPointer { translator.translateUTF8($0, from: first, to: written) }
+        appendScratch(from: first, to: end, into: &output)
         switch status {
         case Int32(SP_OK):
             return
@@ -292,8 +315,7 @@ public final class TextDecoder {
     }
 
     private func icuDecodingError(_ error: sp_error) -> TranscoderError {
-        // invalid_end counts bytes since the converter's last reset.
-        TranscoderError.icuDecoding(error, codec: transcoder.codec.name, streamBase: resetBase)
+        TranscoderError.icuDecoding(error, codec: transcoder.codec.name, consumedEnd: bytesAccepted)
     }
 
     // MARK: Scratch
@@ -305,7 +327,11 @@ public final class TextDecoder {
     }
 
     private func appendScratch(_ count: Int, to output: inout String) {
-        guard count > 0 else { return }
-        scratch.withUnsafeBufferPointer { output.append(String(decoding: UnsafeBufferPointer(rebasing: $0[0..<count]), as: UTF8.self)) }
+        appendScratch(from: 0, to: count, into: &output)
+    }
+
+    private func appendScratch(from start: Int, to end: Int, into output: inout String) {
+        guard end > start else { return }
+        scratch.withUnsafeBufferPointer { output.append(String(decoding: UnsafeBufferPointer(rebasing: $0[start..<end]), as: UTF8.self)) }
     }
 }

@@ -45,7 +45,9 @@ typedef struct sp_error {
     int32_t icu_status;       ///< the ICU UErrorCode
     int32_t invalid_length;   ///< number of offending bytes (decode) in `invalid`
     uint8_t invalid[32];      ///< the offending bytes (decode)
-    int64_t invalid_end;      ///< decode: input bytes consumed through the offending sequence
+    int64_t invalid_end;      ///< decode: bytes since the last reset through the offending sequence
+    int64_t invalid_back;     ///< decode: bytes from the first offending byte to the end of
+                              ///< the input consumed so far (stream offset = consumed - back)
     uint32_t code_point;      ///< encode: the character that could not be encoded
 } sp_error;
 
@@ -59,8 +61,9 @@ const char *sp_name(const sp_converter *cnv);
 int32_t sp_type(const sp_converter *cnv);
 int32_t sp_min_char_size(const sp_converter *cnv);
 int32_t sp_max_char_size(const sp_converter *cnv);
-/// 1 when every byte below 0x80 maps to the same ASCII character and 0x0A / 0x0D never occur
-/// inside a multi-byte character (so line ends can be found by scanning raw bytes).
+/// 1 when the codec is stateless, the bytes 0x0A / 0x0D decode to LF / CR, no other byte does,
+/// and 0x0A / 0x0D never occur inside a multi-byte character (so LF and CR can be found by
+/// scanning raw bytes).
 int32_t sp_is_ascii_line_safe(const sp_converter *cnv);
 
 /// Decodes bytes to UTF-8. Advances *src and *dst. `flush` = 1 at end of input.
@@ -68,7 +71,7 @@ int32_t sp_decode(sp_converter *cnv, const uint8_t **src, const uint8_t *src_lim
                   uint8_t **dst, uint8_t *dst_limit, int32_t flush, sp_error *err);
 
 /// Decodes bytes to Unicode scalars; for each scalar, `offsets` receives the index (relative to
-/// *src on entry) of its first byte, or -1 when it began in an earlier call.
+/// *src on entry) of its first byte, negative when it began in an earlier call.
 int32_t sp_decode_scalars(sp_converter *cnv, const uint8_t **src, const uint8_t *src_limit,
                           uint32_t **dst, uint32_t *dst_limit, int32_t *offsets,
                           int32_t flush, sp_error *err);
@@ -77,7 +80,9 @@ int32_t sp_decode_scalars(sp_converter *cnv, const uint8_t **src, const uint8_t 
 int32_t sp_decode_pending(const sp_converter *cnv);
 
 /// Encodes UTF-8 (valid) to bytes. Advances *src and *dst. `flush` = 1 to end the stream
-/// (stateful encodings then write their reset sequence).
+/// (stateful encodings then write their reset sequence). "UTF-16" and "UTF-32" write a BOM
+/// before the stream's first character, then big-endian. After SP_ILLEGAL (raise mode) the
+/// rest of this input is dropped, the codec's shift state is kept.
 int32_t sp_encode(sp_converter *cnv, const uint8_t **src, const uint8_t *src_limit,
                   uint8_t **dst, uint8_t *dst_limit, int32_t flush, sp_error *err);
 

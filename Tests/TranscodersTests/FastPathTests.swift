@@ -1,0 +1,102 @@
+import Testing
+@testable import Transcoders
+
+/// UTF-8, Latin-1 and US-ASCII are converted in Swift; the same codecs forced through ICU
+/// (and ScalarDecoder, which always uses ICU) must give identical results.
+@Suite struct FastPathTests {
+    static let inputs: [[UInt8]] = [
+        [],
+        Array("plain ASCII\r\nline two\rthree\n".utf8),
+        EOLTests.r6rs,
+        [0x61, 0x70, 0x70, 0xCE, 0x65],
+        [0xE0, 0x67, 0x0A],
+        [0x61, 0xF1, 0x80, 0x80, 0xE1, 0x80, 0xC2, 0x62, 0x80, 0x63, 0x80, 0xBF, 0x64],
+        [0xED, 0xA0, 0x80, 0xC0, 0xAF, 0xF4, 0x90, 0x80, 0x80, 0xF8, 0x88, 0x80, 0x80, 0x80],
+        [0xEF, 0xBB, 0xBF, 0x61, 0xEF, 0xBB, 0xBF],
+        [0xEF, 0xBB, 0x61],
+        [0x0D, 0xC2, 0x85, 0x0D, 0x85, 0x0D, 0x0D, 0x0A, 0x85, 0xFF, 0x80, 0x7F, 0x00],
+        Array("aé日😀\r\n".utf8) + [0xF0, 0x9F, 0x98],
+        Array(0...255),
+    ]
+
+    @Test(arguments: ["UTF-8", "ISO-8859-1", "US-ASCII"], ErrorMode.allCases)
+    func decodeMatchesICU(codecName: String, mode: ErrorMode) throws {
+        let fast = try Codec(codecName)
+        let slow = try Codec(codecName, nativeFastPaths: false)
+        #expect(fast.family != .icu && slow.family == .icu)
+        #expect(fast == slow)
+        for style in EOLStyle.allCases {
+            for input in Self.inputs {
+                let tf = Transcoder(codec: fast, eolStyle: style, errorMode: mode)
+                let ts = Transcoder(codec: slow, eolStyle: style, errorMode: mode)
+                let f = try streamDecode(tf, [input])
+                let s = try streamDecode(ts, [input])
+                let label = "\(codecName) \(mode) \(style) \(hex(input))"
+                #expect(f.text == s.text, "\(label)")
+                #expect(f.errors == s.errors, "\(label)")
+                let sc = try scalarDecode(tf, [input])
+                #expect(f.text == sc.text, "\(label) scalar")
+                #expect(f.errors == sc.errors, "\(label) scalar")
+                let fb = try streamDecode(tf, byteByByte(input))
+                #expect(fb.text == f.text && fb.errors == f.errors, "\(label) byte by byte")
+                // decodeLine too (codec only: style .none semantics)
+                if style == .none {
+                    let lf = try tf.makeDecoder()
+                    let ls = try ts.makeDecoder()
+                    let a = Result { try input.withUnsafeBytes { try lf.decodeLine($0, streamOffset: 10) } }
+                    let b = Result { try input.withUnsafeBytes { try ls.decodeLine($0, streamOffset: 10) } }
+                    switch (a, b) {
+                    case (.success(let x), .success(let y)): #expect(x == y, "\(label) decodeLine")
+                    case (.failure(let x as TranscoderError), .failure(let y as TranscoderError)):
+                        #expect(x.byteOffset == y.byteOffset && x.bytes == y.bytes, "\(label) decodeLine")
+                    default: Issue.record("\(label) decodeLine: \(a) vs \(b)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: ["UTF-8", "ISO-8859-1", "US-ASCII"], ErrorMode.allCases)
+    func encodeMatchesICU(codecName: String, mode: ErrorMode) throws {
+        let fast = try Codec(codecName)
+        let slow = try Codec(codecName, nativeFastPaths: false)
+        for style in EOLStyle.allCases {
+            for text in ["", "plain\nascii\n", "café\nÿ", "a\u{185}b\n", "日本😀\u{85}\u{2028}\r\n", "\u{FEFF}x"] {
+                let tf = Transcoder(codec: fast, eolStyle: style, errorMode: mode)
+                let ts = Transcoder(codec: slow, eolStyle: style, errorMode: mode)
+                let a = Result { try tf.encode(text) }
+                let b = Result { try ts.encode(text) }
+                switch (a, b) {
+                case (.success(let x), .success(let y)): #expect(x == y, "\(codecName) \(mode) \(style) \(text)")
+                case (.failure(let x as TranscoderError), .failure(let y as TranscoderError)):
+                    #expect(x.character == y.character)
+                default: Issue.record("\(codecName) \(mode) \(style) \(text): \(a) vs \(b)")
+                }
+            }
+        }
+    }
+
+    @Test func scalarOffsets() throws {
+        let t = Transcoder(codec: .utf8, eolStyle: .crlf)
+        let bytes = Array("aé日😀\r\nb".utf8)
+        for pieces in [[bytes], byteByByte(bytes), splitAt(bytes, 4), splitAt(bytes, 8)] {
+            let r = try scalarDecode(t, pieces)
+            #expect(r.text == "aé日😀\nb")
+            #expect(r.offsets == [0, 1, 3, 6, 10, 12], "\(pieces.map(\.count))")
+        }
+        let sjis = try scalarDecode(Transcoder(codec: .shiftJIS, eolStyle: .lf), byteByByte([0x61, 0x93, 0xFA, 0xB1, 0x96, 0x7B]))
+        #expect(sjis.text == "a日ｱ本")
+        #expect(sjis.offsets == [0, 1, 3, 4])
+        let u16 = try scalarDecode(Transcoder(codec: .utf16, eolStyle: .lf), splitAt([0xFF, 0xFE, 0x61, 0x00, 0x3D, 0xD8, 0x00, 0xDE], 5))
+        #expect(u16.text == "a😀")
+        #expect(u16.offsets == [2, 4])
+        // stream offsets continue from the caller's position, and errors carry stream offsets
+        let d = try ScalarDecoder(Transcoder(codec: .shiftJIS, eolStyle: .lf, errorMode: .raise))
+        var scalars: [Unicode.Scalar] = []
+        var offsets: [Int] = []
+        let r = ([0x61, 0x62, 0x82, 0x20] as [UInt8]).withUnsafeBytes { d.decode($0, streamOffset: 1000, final: true, scalars: &scalars, offsets: &offsets) }
+        #expect(r.error?.byteOffset == 1002)
+        #expect(r.error?.bytes == [0x82])
+        #expect(offsets == [1000, 1001])
+    }
+}
