@@ -397,7 +397,9 @@ public final class ClientStream: @unchecked Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let (ready, requestRead) = shared.state.withLock { s -> (Bool, Bool) in
-                    if !s.inbound.isEmpty || s.inputEnded { return (true, false) }
+                    // Checked under the lock: a cancellation handler that ran before the
+                    // waiter was stored (an already-cancelled task) found nothing to resume.
+                    if !s.inbound.isEmpty || s.inputEnded || Task.isCancelled { return (true, false) }
                     s.readWaiter = continuation
                     let request = !s.readInFlight
                     if request { s.readInFlight = true }
@@ -748,7 +750,7 @@ public final class ClientStream: @unchecked Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let ready = shared.state.withLock { s -> Bool in
-                    if s.writable || s.closed { return true }
+                    if s.writable || s.closed || Task.isCancelled { return true }
                     s.writeWaiter = continuation
                     return false
                 }
@@ -766,14 +768,32 @@ public final class ClientStream: @unchecked Sendable {
 
     // MARK: Lifecycle
 
-    /// Flushes pending output (and a stateful encoding's reset sequence), then closes both
-    /// directions. Idempotent.
+    /// Flushes pending output (and a stateful encoding's reset sequence), waits until the
+    /// socket has taken all of it (at most ``writeTimeout``; ``abort()`` from another task also
+    /// ends the wait), then closes both directions. Idempotent.
     /// - Throws: nothing in practice; a connection already gone is not an error.
     public func close() async throws {
         finishEncoding()
         handOff()
         writer.withLock { $0.closed = true }
+        await drainWrites()
         try? await channel.close()
+    }
+
+    /// Waits until every write handed to the channel has reached the socket: NIO's
+    /// `close()` fails writes still pending, and once the peer has half-closed so does
+    /// `close(mode: .output)`.
+    private func drainWrites() async {
+        let channel = self.channel
+        guard channel.isActive else { return }
+        let done = channel.writeAndFlush(channel.allocator.buffer(capacity: 0))
+        let timer = writeTimeout.map { t in
+            channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(t.components.seconds) * 1_000_000_000 + t.components.attoseconds / 1_000_000_000)) {
+                channel.close(promise: nil)
+            }
+        }
+        try? await done.get()
+        timer?.cancel()
     }
 
     /// Closes the input side: later reads return end of stream. The peer may still read what

@@ -70,7 +70,7 @@ public final class ServerStream: AsyncSequence, Sendable {
             await withCheckedContinuation { (continuation: CheckedContinuation<ClientStream?, Never>) in
                 let immediate = accepted.state.withLock { s -> ClientStream?? in
                     if let first = s.queue.popFirst() { return .some(first) }
-                    if s.closed { return .some(nil) }
+                    if s.closed || Task.isCancelled { return .some(nil) }
                     s.waiter = continuation
                     return nil
                 }
