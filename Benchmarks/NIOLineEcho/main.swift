@@ -1,10 +1,14 @@
 // NIOLineEcho: the reference SwiftNIO line echo used by scripts/bench.sh.
 //
 // A minimal, idiomatic channel-handler server: one event loop per core, a ByteToMessageDecoder
-// that frames on "\n" (what swift-nio-extras' LineBasedFrameDecoder does), and a handler that
-// echoes every complete line + "\n", coalescing one read batch into a single write that it
-// flushes in channelReadComplete. NIOCore's BackPressureHandler stops reading while the peer
-// does not drain its echoes. A trailing partial line at EOF is dropped.
+// that frames on "\n" (as swift-nio-extras' LineBasedFrameDecoder does, but each frame keeps its
+// "\n"), and a handler that writes every line + "\n" back -- the frame itself, a zero-copy
+// slice of the read buffer, one write per line -- and flushes once per read batch in
+// channelReadComplete. (Interleaved A/B runs, loaded 2-core machine, median lines/s: vs the
+// bare line plus a shared "\n" buffer as two writes, +14-35 % in scenarios a, b, s; vs copying
+// each read batch into one buffer, +24 % in a, +57 % in b, -15 % in s; all even in d.)
+// NIOCore's BackPressureHandler stops reading while the peer does not drain its echoes.
+// A trailing partial line at EOF is dropped.
 //
 //     NIOLineEcho [--host 127.0.0.1] [--port 0]
 //
@@ -20,16 +24,22 @@ import Darwin
 import NIOCore
 import NIOPosix
 
-/// Splits the inbound byte stream on "\n"; emits each line without its terminator.
+/// Splits the inbound byte stream after each "\n"; emits each line with its terminator.
 struct NewlineFrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = ByteBuffer
 
+    /// How many readable bytes are already known to hold no "\n" (a long line arrives in
+    /// several reads: do not rescan its start each time).
+    private var scanned = 0
+
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
+        let unscanned = buffer.readableBytesView.dropFirst(self.scanned)
+        guard let newline = unscanned.firstIndex(of: UInt8(ascii: "\n")) else {
+            self.scanned = buffer.readableBytes
             return .needMoreData
         }
-        let line = buffer.readSlice(length: newline - buffer.readerIndex)!
-        buffer.moveReaderIndex(forwardBy: 1)
+        self.scanned = 0
+        let line = buffer.readSlice(length: newline - buffer.readerIndex + 1)!
         context.fireChannelRead(Self.wrapInboundOut(line))
         return .continue
     }
@@ -44,27 +54,17 @@ struct NewlineFrameDecoder: ByteToMessageDecoder {
     }
 }
 
-/// Writes each line + "\n" back; one coalesced write + flush per read batch.
+/// Writes each line (with its "\n") back; one flush per read batch.
 final class LineEchoHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private var pending: ByteBuffer?
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let line = Self.unwrapInboundIn(data)
-        if self.pending == nil {
-            self.pending = context.channel.allocator.buffer(capacity: max(line.readableBytes + 1, 4096))
-        }
-        self.pending!.writeImmutableBuffer(line)
-        self.pending!.writeInteger(UInt8(ascii: "\n"))
+        // The inbound ByteBuffer is the outbound one: pass it on as is (no promise: no allocation).
+        context.write(data, promise: nil)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if let out = self.pending {
-            self.pending = nil
-            context.write(Self.wrapOutboundOut(out), promise: nil)
-        }
         context.flush()
     }
 
@@ -77,7 +77,8 @@ final class LineEchoHandler: ChannelInboundHandler {
 extension LineEchoHandler: Sendable {}
 
 func usage() -> Never {
-    fputs("usage: NIOLineEcho [--host 127.0.0.1] [--port 0]\n", stderr)
+    var message = "usage: NIOLineEcho [--host 127.0.0.1] [--port 0]\n"
+    message.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     exit(2)
 }
 
@@ -112,7 +113,6 @@ let bootstrap = ServerBootstrap(group: group)
     }
     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
     .childChannelOption(.maxMessagesPerRead, value: 16)
-    .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator())
 
 let serverChannel = try bootstrap.bind(host: host, port: port).wait()
 let boundPort = serverChannel.localAddress?.port ?? port
