@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Line-echo benchmark: portecho vs a minimal SwiftNIO line echo (Benchmarks/NIOLineEcho, the best
+# Swift peer) vs a minimal C epoll line echo (Benchmarks/c-epoll-echo, the limit), driven by the
+# shared load generator. Rounds x scenarios x servers, interleaved (the server order rotates every
+# round); prints medians per scenario and server plus the portecho/NIO and portecho/C ratios.
+#
+#   scripts/bench.sh                          # all servers, scenarios a b c d e s, 3 rounds
+#   ROUNDS=5 SCENARIOS="a s" scripts/bench.sh
+#   SERVERS="nio c" ROUNDS=1 scripts/bench.sh # references only (no portecho build)
+#
+# Environment: ROUNDS (3), SCENARIOS ("a b c d e s"), SERVERS ("portecho nio c"),
+#   TOOLS (../shared/tools: loadgen source and data), SKIP_BUILD=1 (reuse built binaries),
+#   PORTECHO_ADDRESS (127.0.0.1:0), PORTECHO_BIN (the release build's), LOADGEN_TIMEOUT (60 s per run), START_TIMEOUT (30 s),
+#   BUILD_TIMEOUT (3600 s per swift build; it may wait on another SwiftPM's lock).
+# Output: the tables on stdout; raw JSON lines (loadgen's + round/scenario/server/rss) in
+# .build/bench/results.jsonl; server logs in .build/bench/*.log. Traffic stays on 127.0.0.1.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+ROUNDS="${ROUNDS:-3}"
+SCENARIOS="${SCENARIOS:-a b c d e s}"
+SERVERS="${SERVERS:-portecho nio c}"
+TOOLS="${TOOLS:-$ROOT/../shared/tools}"
+PORTECHO_ADDRESS="${PORTECHO_ADDRESS:-127.0.0.1:0}"
+LOADGEN_TIMEOUT="${LOADGEN_TIMEOUT:-60}"
+START_TIMEOUT="${START_TIMEOUT:-30}"
+BUILD_TIMEOUT="${BUILD_TIMEOUT:-3600}"
+OUT="$ROOT/.build/bench"
+RESULTS="$OUT/results.jsonl"
+SJIS="$TOOLS/data/sample-sjis.txt"
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
+for s in $SCENARIOS; do [[ "$s" =~ ^[abcdes]$ ]] || die "unknown scenario '$s' (a b c d e s)"; done
+for v in $SERVERS; do [[ "$v" =~ ^(portecho|nio|c)$ ]] || die "unknown server '$v' (portecho nio c)"; done
+[[ -f "$TOOLS/loadgen/loadgen.c" ]] || die "no load generator at $TOOLS/loadgen/loadgen.c (set TOOLS)"
+command -v python3 >/dev/null || die "python3 is required"
+
+# Scenario flags, as in $TOOLS/README.md (lines of 64 B unless said).
+scenario_flags() {
+    case "$1" in
+    a) echo "--conns 1 --lines 200000 --pipeline 64 --warmup 1 --verify" ;;
+    b) echo "--conns 64 --lines 20000 --pipeline 16 --warmup 1 --verify" ;;
+    c) echo "--conns 1000 --lines 200 --pipeline 1 --warmup 1 --verify" ;;
+    d) echo "--conns 1 --lines 5000 --size 16384 --pipeline 8 --warmup 1 --verify" ;;
+    e) echo "--connect-only --conns 5000 --concurrency 16 --verify" ;;
+    s) echo "--conns 8 --lines 20000 --pipeline 16 --payload sjis-file $SJIS --size 64 --warmup 1 --verify" ;;
+    esac
+}
+
+# ---- cleanup: never leave a server behind ---------------------------------------------------
+SERVER_PID=""
+cleanup() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        sleep 0.5
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+
+# ---- build -----------------------------------------------------------------------------------
+mkdir -p "$OUT"
+want() { [[ " $SERVERS " == *" $1 "* ]]; }
+
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    echo "bench: building (release) ..." >&2
+    if want portecho; then
+        timeout "$BUILD_TIMEOUT" swift build -c release --product portecho >&2 ||
+            die "building portecho failed; SERVERS=\"nio c\" runs the references only"
+    fi
+    if want nio; then
+        timeout "$BUILD_TIMEOUT" swift build -c release --product NIOLineEcho >&2 ||
+            die "building NIOLineEcho failed"
+    fi
+    gcc -O2 -Wall -o .build/loadgen "$TOOLS/loadgen/loadgen.c" -lpthread
+    gcc -O2 -Wall -o .build/epoll_echo Benchmarks/c-epoll-echo/epoll_echo.c -lpthread
+fi
+BIN=""
+if want nio || { want portecho && [[ -z "${PORTECHO_BIN:-}" ]]; }; then
+    BIN="$(timeout "$BUILD_TIMEOUT" swift build -c release --show-bin-path)"
+fi
+LOADGEN="$ROOT/.build/loadgen"
+[[ -x "$LOADGEN" ]] || die "missing $LOADGEN"
+PORTECHO_BIN="${PORTECHO_BIN:-$BIN/portecho}"
+if want portecho; then [[ -x "$PORTECHO_BIN" ]] || die "missing $PORTECHO_BIN"; fi
+if want nio; then [[ -x "$BIN/NIOLineEcho" ]] || die "missing $BIN/NIOLineEcho"; fi
+if want c; then [[ -x .build/epoll_echo ]] || die "missing .build/epoll_echo"; fi
+
+# 1000 connections (scenario c) need more descriptors than the usual soft limit of 1024.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ---- one run ---------------------------------------------------------------------------------
+server_cmd() { # server scenario -> command words on stdout, one per line
+    case "$1" in
+    portecho)
+        printf '%s\n' "$PORTECHO_BIN" serve "$PORTECHO_ADDRESS" --eol lf
+        if [[ "$2" == s ]]; then printf '%s\n' --encoding Shift_JIS; fi ;;
+    nio) printf '%s\n' "$BIN/NIOLineEcho" --host 127.0.0.1 --port 0 ;;
+    c) printf '%s\n' "$ROOT/.build/epoll_echo" 0 ;;
+    esac
+}
+
+# Starts the server; sets SERVER_PID and PORT.
+start_server() {
+    local server=$1 scenario=$2 out="$OUT/$1.out" log="$OUT/$1.log" cmd line
+    mapfile -t cmd < <(server_cmd "$server" "$scenario")
+    : >"$out"
+    echo "== round $round scenario $scenario: ${cmd[*]}" >>"$log"
+    "${cmd[@]}" >"$out" 2>>"$log" </dev/null &
+    SERVER_PID=$!
+    local deadline=$((SECONDS + START_TIMEOUT))
+    PORT=""
+    while ((SECONDS < deadline)); do
+        line=""
+        [[ "$(wc -l <"$out")" -ge 1 ]] && line="$(head -n 1 "$out")" # a complete first line
+        if [[ "$line" =~ ^listening\ on\ .*:([0-9]+)$ ]]; then
+            PORT="${BASH_REMATCH[1]}"
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "bench: $server did not print 'listening on HOST:PORT' (see $log)" >&2
+    cleanup
+    return 1
+}
+
+stop_server() {
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+peak_rss_kib() { # VmHWM of the server process, in KiB
+    awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0
+}
+
+record() { # round scenario server rss rc json  -> one line in results.jsonl
+    python3 - "$@" >>"$RESULTS" <<'PY'
+import json, sys
+rnd, scen, server, rss, rc, raw = sys.argv[1:7]
+try:
+    d = json.loads(raw)
+except ValueError:
+    d = {"errors": 1, "no_result": True}
+d = {"round": int(rnd), "scenario": scen, "server": server,
+     "peak_rss_kib": int(rss or 0), "loadgen_rc": int(rc), **d}
+print(json.dumps(d))
+print(f"bench: round {rnd} {scen} {server:<8} {d.get('lines_per_s', 0):>12,.0f}/s  p99 {d.get('p99_us', 0)} us"
+      f"  rss {d['peak_rss_kib']} KiB  rc {rc}", file=sys.stderr)
+PY
+}
+
+# ---- the rounds ------------------------------------------------------------------------------
+: >"$RESULTS"
+read -r -a server_list <<<"$SERVERS"
+nserv=${#server_list[@]}
+echo "bench: $ROUNDS round(s), scenarios: $SCENARIOS, servers: $SERVERS" >&2
+for ((round = 1; round <= ROUNDS; round++)); do
+    for scenario in $SCENARIOS; do
+        read -r -a flags <<<"$(scenario_flags "$scenario")"
+        for ((k = 0; k < nserv; k++)); do
+            server=${server_list[$(((k + round - 1) % nserv))]} # rotate the order each round
+            if ! start_server "$server" "$scenario"; then
+                record "$round" "$scenario" "$server" 0 99 ""
+                continue
+            fi
+            rc=0
+            json="$(timeout -k 5 $((LOADGEN_TIMEOUT + 15)) "$LOADGEN" --host 127.0.0.1 --port "$PORT" \
+                --timeout "$LOADGEN_TIMEOUT" "${flags[@]}" 2>>"$OUT/loadgen.log" |
+                grep '^{' | tail -n 1)" || rc=$?
+            rss="$(peak_rss_kib)"
+            stop_server
+            record "$round" "$scenario" "$server" "$rss" "$rc" "$json"
+        done
+    done
+done
+
+# ---- the table -------------------------------------------------------------------------------
+python3 - "$RESULTS" "$ROUNDS" "$SCENARIOS" "$SERVERS" <<'PY'
+import json, statistics, sys
+path, rounds, scenarios, servers = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split()
+rows = [json.loads(l) for l in open(path) if l.strip()]
+names = {"portecho": "portecho", "nio": "NIO", "c": "C epoll"}
+unit = {"e": "conns/s"}
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+def fmt(x, nd=0):
+    return "–" if x != x else f"{x:,.{nd}f}"
+
+print(f"\n### Line echo, median of {rounds} round(s)\n")
+print("| scen | server | lines/s | MB/s | p50 µs | p99 µs | peak RSS MiB | mism+err | failed runs |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+medrate = {}
+for s in scenarios:
+    for v in servers:
+        rs = [r for r in rows if r["scenario"] == s and r["server"] == v]
+        ok = [r for r in rs if not r.get("no_result")]
+        rate = med([r["lines_per_s"] for r in ok])
+        medrate[s, v] = rate
+        bad = sum(int(r.get("mismatches", 0)) + int(r.get("errors", 0)) for r in rs)
+        failed = sum(1 for r in rs if r["loadgen_rc"] != 0)
+        label = fmt(rate) + (f" {unit[s]}" if s in unit else "")
+        print(f"| {s} | {names[v]} | {label} | {fmt(med([r['MB_per_s'] for r in ok]), 1)} "
+              f"| {fmt(med([r['p50_us'] for r in ok]), 1)} | {fmt(med([r['p99_us'] for r in ok]), 1)} "
+              f"| {fmt(med([r['peak_rss_kib'] / 1024 for r in ok]), 1)} | {bad} | {failed}/{len(rs)} |")
+
+def ratio(s, a, b):
+    if a not in servers or b not in servers:
+        return "–"
+    x, y = medrate[s, a], medrate[s, b]
+    return "–" if not (x == x and y == y and y > 0) else f"{x / y:.2f}"
+
+print("\n### Ratios of median lines/s (e: conns/s)\n")
+print("| scen | portecho/NIO | portecho/C | NIO/C |")
+print("|---|---:|---:|---:|")
+for s in scenarios:
+    print(f"| {s} | {ratio(s, 'portecho', 'nio')} | {ratio(s, 'portecho', 'c')} | {ratio(s, 'nio', 'c')} |")
+print(f"\nraw results: {path}")
+PY
