@@ -721,7 +721,14 @@ public final class ClientStream: @unchecked Sendable {
             return out
         }
         guard let pending else { return false }
-        channel.writeAndFlush(pending, promise: nil)
+        if let observer = shared.observer {
+            let count = pending.readableBytes
+            let promise = channel.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.whenSuccess { observer(.wrote(count)) }
+            channel.writeAndFlush(pending, promise: promise)
+        } else {
+            channel.writeAndFlush(pending, promise: nil)
+        }
         return true
     }
 

@@ -182,12 +182,22 @@ func connect(
     _ address: StreamAddress, keepAlive: Bool, coalesce: Bool, transcoder: Transcoder,
     connectTimeout: Duration, maxLineLength: Int, localPort: Int? = nil
 ) async throws -> ClientStream {
-    let targets = try address.resolveForConnecting()
+    try await connect(
+        to: address.resolveForConnecting(), name: address.description, keepAlive: keepAlive, coalesce: coalesce,
+        transcoder: transcoder, connectTimeout: connectTimeout, maxLineLength: maxLineLength, localPort: localPort)
+}
+
+/// Connects to the first of `targets` that accepts.
+func connect(
+    to targets: [SocketAddress], name: String, keepAlive: Bool, coalesce: Bool, transcoder: Transcoder,
+    connectTimeout: Duration, maxLineLength: Int, localPort: Int? = nil,
+    observer: (@Sendable (StreamObservation) -> Void)? = nil
+) async throws -> ClientStream {
     let c = connectTimeout.components
     let timeout = TimeAmount.nanoseconds(c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000)
     var lastError: StreamPortError?
     for target in targets {
-        let box = SharedBox()
+        let box = SharedBox(observer: observer)
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(timeout)
             .channelOption(.autoRead, value: false)
@@ -212,10 +222,14 @@ func connect(
             lastError = StreamPortError.from(error, target.streamDescription)
         }
     }
-    throw lastError ?? StreamPortError(.hostNotFound, "\(address) has no address")
+    throw lastError ?? StreamPortError(.hostNotFound, "\(name) has no address")
 }
 
 /// The shared state a connecting channel's handler and its stream will use.
 final class SharedBox: Sendable {
-    let shared = StreamShared()
+    let shared: StreamShared
+
+    init(observer: (@Sendable (StreamObservation) -> Void)?) {
+        shared = StreamShared(observer: observer)
+    }
 }

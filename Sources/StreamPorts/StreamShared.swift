@@ -20,14 +20,23 @@ final class StreamShared: Sendable {
     static let inboundHighWater = 256 * 1024
 
     let state = Mutex(State())
+    /// Told about arrivals, closes and completed writes (``TCPSocket``'s events); nil for
+    /// plain streams, which then pay nothing for it.
+    let observer: (@Sendable (StreamObservation) -> Void)?
+
+    init(observer: (@Sendable (StreamObservation) -> Void)? = nil) {
+        self.observer = observer
+    }
 
     // MARK: Event loop side
 
     func received(_ buffer: ByteBuffer) {
-        state.withLock {
+        let available = state.withLock {
             $0.inboundBytes += buffer.readableBytes
             $0.inbound.append(buffer)
+            return $0.inboundBytes
         }
+        observer?(.received(available))
     }
 
     /// Wakes the reader; returns true when the handler should read again at once.
@@ -56,6 +65,10 @@ final class StreamShared: Sendable {
         }
         reader?.resume()
         writer?.resume()
+        if let observer {
+            if let failure { observer(.failed(failure)) }
+            observer(closed ? .closed : .inputEnded)
+        }
     }
 
     func writabilityChanged(_ writable: Bool) {
@@ -87,6 +100,20 @@ final class StreamShared: Sendable {
             return w
         }?.resume()
     }
+}
+
+/// What a ``StreamShared`` observer is told.
+enum StreamObservation: Sendable {
+    /// Bytes arrived; the count of unread received bytes.
+    case received(Int)
+    /// The peer closed its side (end of stream).
+    case inputEnded
+    /// The connection is closed.
+    case closed
+    /// The connection failed.
+    case failed(StreamPortError)
+    /// This many bytes were written to the socket.
+    case wrote(Int)
 }
 
 /// Feeds a connection's bytes and events into its ``StreamShared``.
