@@ -786,13 +786,14 @@ public final class ClientStream: @unchecked Sendable {
     private func drainWrites() async {
         let channel = self.channel
         guard channel.isActive else { return }
-        let done = channel.writeAndFlush(channel.allocator.buffer(capacity: 0))
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(channel.allocator.buffer(capacity: 0), promise: written)
         let timer = writeTimeout.map { t in
             channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(t.components.seconds) * 1_000_000_000 + t.components.attoseconds / 1_000_000_000)) {
                 channel.close(promise: nil)
             }
         }
-        try? await done.get()
+        try? await written.futureResult.get()
         timer?.cancel()
     }
 
