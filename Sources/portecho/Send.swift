@@ -86,7 +86,7 @@ struct Send: AsyncParsableCommand {
     }
 
     static func send(_ line: String, on client: ClientStream, progress: Progress) async throws {
-        client.showln(line)
+        try client.showln(line)
         progress.sending()
         try await client.flushWriter()
     }

@@ -143,7 +143,7 @@ struct Serve: AsyncParsableCommand {
         client.readTimeout = idleTimeout
         do {
             while let line = try await client.readLine() {
-                client.showln(line)
+                try client.showln(line)
             }
             logger.debug("\(peer): end of stream")
         } catch let error as StreamPortError {
