@@ -806,13 +806,14 @@ public final class ClientStream: @unchecked Sendable {
         try? await channel.close(mode: .input)
     }
 
-    /// Flushes, then closes the output side (the peer sees end of stream and may keep
-    /// sending; this side keeps reading).
+    /// Flushes and waits as ``close()`` does, then closes the output side (the peer sees end
+    /// of stream and may keep sending; this side keeps reading).
     /// - Throws: nothing in practice.
     public func closeWriter() async throws {
         finishEncoding()
         handOff()
         writer.withLock { $0.closed = true }
+        await drainWrites()
         try? await channel.close(mode: .output)
     }
 
