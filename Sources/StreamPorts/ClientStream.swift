@@ -793,14 +793,14 @@ public final class ClientStream: @unchecked Sendable {
     private func drainWrites() async {
         let channel = self.channel
         guard channel.isActive else { return }
-        let done = channel.eventLoop.makePromise(of: Void.self)
-        channel.writeAndFlush(channel.allocator.buffer(capacity: 0), promise: done)
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(channel.allocator.buffer(capacity: 0), promise: written)
         let timer = writeTimeout.map { t in
             channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(t.components.seconds) * 1_000_000_000 + t.components.attoseconds / 1_000_000_000)) {
                 channel.close(promise: nil)
             }
         }
-        try? await done.futureResult.get()
+        try? await written.futureResult.get()
         timer?.cancel()
     }
 
@@ -813,13 +813,14 @@ public final class ClientStream: @unchecked Sendable {
         try? await channel.close(mode: .input)
     }
 
-    /// Flushes, then closes the output side (the peer sees end of stream and may keep
-    /// sending; this side keeps reading).
+    /// Flushes and waits as ``close()`` does, then closes the output side (the peer sees end
+    /// of stream and may keep sending; this side keeps reading).
     /// - Throws: nothing in practice.
     public func closeWriter() async throws {
         finishEncoding()
         handOff()
         writer.withLock { $0.closed = true }
+        await drainWrites()
         try? await channel.close(mode: .output)
     }
 

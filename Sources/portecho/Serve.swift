@@ -1,0 +1,171 @@
+import ArgumentParser
+import Logging
+import StreamPorts
+
+/// `portecho serve`: the seed's echo server. Each line read is written back with `showln`.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Echo every line back to its sender (the default command).",
+        discussion: """
+            ADDRESS takes every form tcpServerStream takes: 127.0.0.1:7000, localhost:7000, \
+            *:7000 (all interfaces: [::] dual stack where IPv6 exists, else 0.0.0.0), \
+            [::1]:0, [::]:7000. All digits (7000) is a port on 127.0.0.1. A host without a port \
+            (localhost, *, [::1], or an unbracketed IPv6 address such as ::1, which is always a \
+            host only) uses --port, else 2020. No ADDRESS: 127.0.0.1, port --port or 2020. Port \
+            0 picks a free port.
+
+            Once listening, the first line on standard output is `listening on ADDRESS` with \
+            the bound address and real port (127.0.0.1:41234, [::1]:41234, [::]:2020, \
+            0.0.0.0:2020); nothing else goes to standard output. Logs go to standard error.
+
+            Each connection is closed, alone, when it sends bytes that cannot be decoded in \
+            --errors raise mode (logged with the byte offset), a line longer than \
+            --max-line-length, or nothing for --idle-timeout seconds. A last line without a \
+            line end is echoed before the connection closes; a client that half-closes gets \
+            all its echoes before the server closes.
+
+            SIGINT or SIGTERM: stop accepting, close idle connections at once, let busy ones \
+            echo the lines they already sent and flush for at most --grace seconds (then they \
+            are reset), and exit 0. A second signal resets the busy connections at once.
+
+            Exit status: 64 for a bad option or value; 1 when the address cannot be listened \
+            on (in use, host not found, permission denied).
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Where to listen (see below).", valueName: "address"))
+    var address: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("The port, when ADDRESS has none (must agree if it has one).", valueName: "n"))
+    var port: Int?
+
+    @OptionGroup var transcoding: TranscoderOptions
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("The listen backlog.", valueName: "n"))
+    var backlog: Int = 128
+
+    @Flag(name: .customLong("no-reuse-address"), help: "Do not set SO_REUSEADDR on the listening socket.")
+    var noReuseAddress = false
+
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "The longest line accepted, in bytes on the wire, line end excluded (default: 1 MiB); a longer one closes its connection.",
+        valueName: "n"))
+    var maxLineLength: Int = StreamDefaults.maxLineLength
+
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Close a connection that sent nothing for this long (fractions allowed; default: never).",
+        valueName: "seconds"))
+    var idleTimeout: Double?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "After SIGINT/SIGTERM, how long busy connections may take to flush their echoes.",
+        valueName: "seconds"))
+    var grace: Double = 10
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port \(port) is out of range 0–65535") }
+        _ = try AddressArgument.parse(address, port: port)
+        guard backlog >= 0 else { throw ValidationError("--backlog \(backlog) is negative; it must be 0 or more") }
+        guard maxLineLength > 0 else { throw ValidationError("--max-line-length \(maxLineLength) must be a positive number of bytes") }
+        if let idleTimeout { _ = try Seconds.duration(idleTimeout, option: "--idle-timeout") }
+        _ = try Seconds.duration(grace, option: "--grace", allowZero: true)
+    }
+
+    func run() async throws {
+        let logger = logging.bootstrap("portecho")
+        let target = try AddressArgument.parse(address, port: port)
+        let idle = try idleTimeout.map { try Seconds.duration($0, option: "--idle-timeout") }
+        let grace = try Seconds.duration(self.grace, option: "--grace", allowZero: true)
+        let signals = SignalWatcher()
+
+        let server: ServerStream
+        do {
+            server = try await tcpServerStream(
+                target.description, backlog: backlog, reuseAddress: !noReuseAddress,
+                transcoder: transcoding.transcoder, maxLineLength: maxLineLength, logger: logger)
+        } catch let error as StreamPortError where error.code == .invalidAddress {
+            throw ValidationError(error.message)
+        } catch {
+            Output.error("Error: cannot listen on \(target): \(error)")
+            throw ExitCode.failure
+        }
+        Output.line("listening on \(server.localAddress)")
+        logger.info("listening on \(server.localAddress) (\(transcoding.transcoder))")
+
+        let connections = Connections()
+        let accepting = Task {
+            await Serve.accept(server, connections: connections, idleTimeout: idle, logger: logger)
+        }
+
+        var received = signals.signals.makeAsyncIterator()
+        let first = await received.next() ?? SignalWatcher.terminate
+        logger.notice("\(SignalWatcher.name(first)): shutting down; \(connections.count) connection(s) open, grace \(Seconds.text(self.grace)) s")
+        await server.close()
+        accepting.cancel()   // idle connections close at once, busy ones finish and flush
+
+        let impatient = Task {
+            var more = signals.signals.makeAsyncIterator()
+            if let again = await more.next() {
+                logger.notice("\(SignalWatcher.name(again)) again: resetting \(connections.count) connection(s)")
+                await connections.abortAll()
+            }
+        }
+        if await !finished(accepting, by: .now + grace) {
+            logger.warning("grace period over: resetting \(connections.count) busy connection(s)")
+            await connections.abortAll()
+            await accepting.value
+        }
+        impatient.cancel()
+        logger.info("stopped")
+    }
+
+    /// Accepts connections until the server closes, serving each in its own task on its
+    /// connection's event loop; returns once every connection is done.
+    static func accept(_ server: ServerStream, connections: Connections, idleTimeout: Duration?, logger: Logger) async {
+        await withDiscardingTaskGroup { group in
+            while let client = await server.read() {
+                let key = connections.add(client)
+                group.addTask(executorPreference: client.executor) {
+                    await echo(client, idleTimeout: idleTimeout, logger: logger)
+                    connections.remove(key)
+                }
+            }
+        }
+    }
+
+    /// The seed's echo loop for one connection, then a graceful close (its pending echoes
+    /// reach the socket first).
+    static func echo(_ client: ClientStream, idleTimeout: Duration?, logger: Logger) async {
+        let peer = client.remoteAddress
+        logger.debug("\(peer): connected")
+        client.readTimeout = idleTimeout
+        do {
+            while let line = try await client.readLine() {
+                try client.showln(line)
+            }
+            logger.debug("\(peer): end of stream")
+        } catch let error as StreamPortError {
+            switch error.code {
+            case .decoding:
+                let offset = error.transcoderError?.byteOffset.map { "\($0)" } ?? "?"
+                logger.warning("\(peer): closing: \(error.message)", metadata: ["peer": "\(peer)", "byte-offset": "\(offset)"])
+            case .lineTooLong:
+                logger.warning("\(peer): closing: \(error.message)", metadata: ["peer": "\(peer)"])
+            case .timedOut:
+                logger.info("\(peer): closing: idle for \(idleTimeout.map { "\($0)" } ?? "too long")", metadata: ["peer": "\(peer)"])
+            case .connectionReset, .closed:
+                logger.debug("\(peer): \(error.message)")
+            default:
+                logger.warning("\(peer): closing: \(error.message)", metadata: ["peer": "\(peer)"])
+            }
+        } catch is CancellationError {
+            logger.debug("\(peer): closing: shutting down")
+        } catch {
+            logger.warning("\(peer): closing: \(error)", metadata: ["peer": "\(peer)"])
+        }
+        try? await client.close()
+        logger.debug("\(peer): closed")
+    }
+}
