@@ -5,8 +5,31 @@
 //   swift run -c release TranscoderBench [megabytes] [runs] [sample file]
 //
 // MB/s counts the codec-side bytes (decode input, encode output), 1 MB = 10^6 bytes; each
-// figure is the best of `runs`. Decoding uses EOL style .crlf (the default: CR is scanned
+// figure is the best of `runs`. Each decoded chunk goes into a fresh String (as a port
+// reading text would); each encoded chunk is appended to a reused [UInt8]. Decoding uses EOL style .crlf (the default: CR is scanned
 // for), encoding .lf (no line-end rewriting, like raw ICU); both use the .replace error mode.
+
+//
+// Figures (`swift run -c release TranscoderBench`, 2-core Linux VM, Swift 6.3.1, ICU 72;
+// ±20 % run to run):
+//
+// | codec      | direction | MB (codec side) | Transcoders MB/s | raw ICU MB/s | ratio |
+// |------------|-----------|----------------:|-----------------:|-------------:|------:|
+// | UTF-8      | decode    |            50.0 |             1368 |         2181 |  0.63 |
+// | UTF-8      | encode    |            50.0 |            18592 |         2402 |  7.74 |
+// | ISO-8859-1 | decode    |            49.0 |              831 |         1244 |  0.67 |
+// | ISO-8859-1 | encode    |            49.0 |             1128 |         1685 |  0.67 |
+// | Shift_JIS  | decode    |            42.5 |              338 |          445 |  0.76 |
+// | Shift_JIS  | encode    |            42.5 |              778 |          867 |  0.90 |
+// | UTF-16LE   | decode    |            71.5 |              850 |         1293 |  0.66 |
+// | UTF-16LE   | encode    |            71.5 |              824 |          743 |  1.11 |
+// | GB18030    | decode    |            44.5 |              335 |          417 |  0.80 |
+// | GB18030    | encode    |            44.5 |              307 |          313 |  0.98 |
+//
+// UTF-8 decode meets its >= 400 MB/s target; ICU encoders are at parity with raw ICU. ICU
+// decoders reach 0.66-0.80x raw ICU: the same ucnv_convertEx writes UTF-8 straight into the new
+// String's storage, but a fresh String per chunk (allocation, page faults) and Swift's UTF-8
+// validation of it (no public unvalidated initializer) cost what raw ICU does not pay.
 
 import CStreamPortsICU
 import Glibc
@@ -119,20 +142,19 @@ func measure(_ codec: Codec, label: String, text: String) -> [Row] {
     let decodeTranscoder = Transcoder(codec: codec, eolStyle: .crlf, errorMode: .replace)
     let ours = best {
         guard let decoder = try? decodeTranscoder.makeDecoder() else { return -1 }
-        var out = ""
-        out.reserveCapacity(chunkSize * 4)
         var produced = 0
+        var out = ""
         encoded.withUnsafeBytes { all in
             var offset = 0
             while offset < all.count {
                 let n = min(chunkSize, all.count - offset)
-                out.removeAll(keepingCapacity: true)
+                out = ""   // a fresh String per chunk, as a port reading text would
                 try? decoder.decode(UnsafeRawBufferPointer(rebasing: all[offset..<(offset + n)]), into: &out)
                 produced += out.utf8.count
                 offset += n
             }
         }
-        out.removeAll(keepingCapacity: true)
+        out = ""
         try? decoder.finish(into: &out)
         return produced + out.utf8.count
     }
@@ -187,6 +209,7 @@ func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
 }
 
 func fixed(_ value: Double, _ digits: Int) -> String {
+    if digits == 0 { return "\(Int(value.rounded()))" }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
     let rounded = (value * scale).rounded() / scale
