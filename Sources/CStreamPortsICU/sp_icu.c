@@ -13,6 +13,7 @@ struct sp_converter {
     UConverter *cnv;           // decoding, and encoding unless `enc` differs
     UConverter *enc;           // encoding: `cnv`, or UTF-16BE / UTF-32BE for "UTF-16" / "UTF-32"
     UConverter *utf8;          // source side of encoding (UTF-8 -> codec)
+    UConverter *utf8_out;      // target side of decoding (codec -> UTF-8)
     uint8_t bom[4];            // written at stream start when encoding "UTF-16" / "UTF-32"
     int32_t bom_length;
     int32_t bom_pending;
@@ -20,9 +21,9 @@ struct sp_converter {
     int32_t can_encode_fffd;
     int32_t in_callback;
     uint32_t bad_code_point;
-    // decode pivot: UTF-16 produced by ICU, not yet written out
-    UChar pivot[SP_PIVOT];
-    int32_t pivot_start, pivot_end;
+    // decode pivot (ucnv_convertEx state): UTF-16 produced by ICU, not yet written out
+    UChar dpivot[SP_PIVOT];
+    UChar *dpivot_source, *dpivot_target;
     int32_t has_pending_error;
     sp_error pending_error;
     int64_t consumed;           // bytes consumed by ICU since the last reset
@@ -106,6 +107,8 @@ sp_converter *sp_open(const char *name, int32_t mode, int32_t *status_out) {
     }
     c->utf8 = ucnv_open("UTF-8", &status);
     if (U_FAILURE(status)) { *status_out = status; sp_close(c); return NULL; }
+    c->utf8_out = ucnv_open("UTF-8", &status);
+    if (U_FAILURE(status)) { *status_out = status; sp_close(c); return NULL; }
     c->mode = mode;
     c->can_encode_fffd = encodable(c->enc, 0xFFFD);
     status = U_ZERO_ERROR;
@@ -125,6 +128,7 @@ sp_converter *sp_open(const char *name, int32_t mode, int32_t *status_out) {
     }
     if (U_FAILURE(status)) { *status_out = status; sp_close(c); return NULL; }
     c->epivot_source = c->epivot_target = c->epivot;
+    c->dpivot_source = c->dpivot_target = c->dpivot;
     *status_out = 0;
     return c;
 }
@@ -134,6 +138,7 @@ void sp_close(sp_converter *c) {
     if (c->enc && c->enc != c->cnv) ucnv_close(c->enc);
     if (c->cnv) ucnv_close(c->cnv);
     if (c->utf8) ucnv_close(c->utf8);
+    if (c->utf8_out) ucnv_close(c->utf8_out);
     free(c);
 }
 
@@ -141,8 +146,9 @@ void sp_reset(sp_converter *c) {
     ucnv_reset(c->cnv);
     if (c->enc != c->cnv) ucnv_reset(c->enc);
     ucnv_reset(c->utf8);
+    ucnv_reset(c->utf8_out);
     c->bom_pending = c->bom_length > 0;
-    c->pivot_start = c->pivot_end = 0;
+    c->dpivot_source = c->dpivot_target = c->dpivot;
     c->has_pending_error = 0;
     c->consumed = 0;
     c->epivot_source = c->epivot_target = c->epivot;
@@ -221,45 +227,6 @@ int32_t sp_is_ascii_line_safe(const sp_converter *c) {
     return safe;
 }
 
-/// Writes pivot UTF-16 as UTF-8. Returns 0 when the target is full before the pivot is empty.
-static int drain_pivot(sp_converter *c, uint8_t **dst, uint8_t *dst_limit, int32_t final) {
-    uint8_t *d = *dst;
-    int32_t i = c->pivot_start, end = c->pivot_end;
-    const UChar *p = c->pivot;
-    while (i < end) {
-        UChar u = p[i];
-        if (u < 0x80) {
-            if (d >= dst_limit) break;
-            *d++ = (uint8_t)u; i++;
-            continue;
-        }
-        uint32_t cp = u; int32_t width = 1;
-        if (U16_IS_LEAD(u)) {
-            if (i + 1 < end) {
-                if (U16_IS_TRAIL(p[i + 1])) { cp = U16_GET_SUPPLEMENTARY(u, p[i + 1]); width = 2; }
-                else cp = 0xFFFD;
-            } else if (!final) {
-                break;   // keep the lead surrogate until its trail arrives
-            } else cp = 0xFFFD;
-        } else if (U16_IS_TRAIL(u)) cp = 0xFFFD;
-        int32_t need = cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-        if (dst_limit - d < need) break;
-        if (need == 2) { *d++ = 0xC0 | (cp >> 6); *d++ = 0x80 | (cp & 0x3F); }
-        else if (need == 3) { *d++ = 0xE0 | (cp >> 12); *d++ = 0x80 | ((cp >> 6) & 0x3F); *d++ = 0x80 | (cp & 0x3F); }
-        else { *d++ = 0xF0 | (cp >> 18); *d++ = 0x80 | ((cp >> 12) & 0x3F); *d++ = 0x80 | ((cp >> 6) & 0x3F); *d++ = 0x80 | (cp & 0x3F); }
-        i += width;
-    }
-    *dst = d;
-    c->pivot_start = i;
-    if (i == end) { c->pivot_start = c->pivot_end = 0; return 1; }
-    // a lone lead surrogate waiting for its trail counts as drained
-    if (!final && end - i == 1 && U16_IS_LEAD(p[i])) {
-        c->pivot[0] = p[i]; c->pivot_start = 0; c->pivot_end = 1;
-        return 1;
-    }
-    return 0;
-}
-
 static int is_conversion_error(UErrorCode status) {
     return status == U_INVALID_CHAR_FOUND || status == U_ILLEGAL_CHAR_FOUND ||
            status == U_TRUNCATED_CHAR_FOUND || status == U_ILLEGAL_ESCAPE_SEQUENCE ||
@@ -293,28 +260,42 @@ static void record_decode_error(sp_converter *c, UErrorCode status, sp_error *e)
 int32_t sp_decode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit,
                   uint8_t **dst, uint8_t *dst_limit, int32_t flush, sp_error *err) {
     for (;;) {
-        if (!drain_pivot(c, dst, dst_limit, 0)) return SP_TARGET_FULL;
         if (c->has_pending_error) {
+            // First write out the text before the offending bytes (ucnv_convertEx stops with
+            // it still in the pivot), through the UTF-8 converter, which may hold a lead
+            // surrogate from the previous pivot.
+            UErrorCode status = U_ZERO_ERROR;
+            char *d = (char *)*dst;
+            const UChar *ps = c->dpivot_source;
+            ucnv_fromUnicode(c->utf8_out, &d, (const char *)dst_limit, &ps, c->dpivot_target, NULL,
+                             0, &status);
+            *dst = (uint8_t *)d;
+            c->dpivot_source = (UChar *)ps;
+            if (status == U_BUFFER_OVERFLOW_ERROR) return SP_TARGET_FULL;
+            c->dpivot_source = c->dpivot_target = c->dpivot;
             *err = c->pending_error;
             c->has_pending_error = 0;
+            if (U_FAILURE(status)) { err->icu_status = status; return SP_FAILURE; }
             return SP_ILLEGAL;
         }
-        UChar *t = c->pivot + c->pivot_end;
+        // Straight to UTF-8: ICU converts table-based codecs directly (toUTF8) and pivots
+        // through UTF-16 otherwise.
         const char *s = (const char *)*src;
+        char *d = (char *)*dst;
         UErrorCode status = U_ZERO_ERROR;
-        ucnv_toUnicode(c->cnv, &t, c->pivot + SP_PIVOT, &s, (const char *)src_limit, NULL,
-                       (UBool)(flush != 0), &status);
+        ucnv_convertEx(c->utf8_out, c->cnv, &d, (const char *)dst_limit, &s, (const char *)src_limit,
+                       c->dpivot, &c->dpivot_source, &c->dpivot_target, c->dpivot + SP_PIVOT,
+                       0, (UBool)(flush != 0), &status);
         c->consumed += s - (const char *)*src;
         *src = (const uint8_t *)s;
-        c->pivot_end = (int32_t)(t - c->pivot);
-        if (status == U_BUFFER_OVERFLOW_ERROR) continue;
+        *dst = (uint8_t *)d;
+        if (status == U_BUFFER_OVERFLOW_ERROR) return SP_TARGET_FULL;
         if (U_FAILURE(status)) {
             if (!is_conversion_error(status)) { memset(err, 0, sizeof *err); err->icu_status = status; return SP_FAILURE; }
             record_decode_error(c, status, &c->pending_error);
             c->has_pending_error = 1;
             continue;
         }
-        if (!drain_pivot(c, dst, dst_limit, flush)) return SP_TARGET_FULL;
         return SP_OK;
     }
 }

@@ -37,6 +37,7 @@ public enum EOLStyle: String, Sendable, Hashable, CaseIterable {
     public var translatesInput: Bool { self != .none }
 
     /// True when `scalar` ends a line on input in this style.
+    /// - Parameter scalar: a decoded scalar.
     @inlinable
     public func isLineEnd(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
@@ -55,9 +56,12 @@ public struct EOLTranslator: Sendable {
     public var afterCR = false
 
     /// Creates a translator for `style`.
+    /// - Parameter style: the end-of-line style being read.
     public init(style: EOLStyle) { self.style = style }
 
     /// The scalar to deliver for `scalar`, or nil to swallow it.
+    /// - Parameter scalar: the next decoded scalar.
+    /// - Returns: `"\n"` for a line end, `scalar` otherwise, nil for the LF (or NEL) after a CR.
     @inlinable
     public mutating func translate(_ scalar: Unicode.Scalar) -> Unicode.Scalar? {
         guard style != .none else { return scalar }
@@ -89,11 +93,7 @@ extension EOLTranslator {
         var w = start
         // Fast scan: nothing to do until the first CR (classic) or CR / C2 / E2 (Unicode).
         if !afterCR {
-            while r < end {
-                let b = buffer[r]
-                if b == 0x0D || (unicode && (b == 0xC2 || b == 0xE2)) { break }
-                r += 1
-            }
+            r = EOLTranslator.firstCandidate(UnsafeRawBufferPointer(buffer), from: start, to: end, unicode: unicode)
             if r == end { return end }
             w = r
         }
@@ -120,5 +120,30 @@ extension EOLTranslator {
             }
         }
         return w
+    }
+
+    /// The index of the first byte in `bytes[start..<end]` that may start a line end to
+    /// translate: CR, or for the Unicode styles also C2 (NEL) and E2 (LS); `end` if none.
+    /// Scans eight bytes at a time.
+    @usableFromInline
+    static func firstCandidate(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int, unicode: Bool) -> Int {
+        guard let base = bytes.baseAddress else { return end }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZeroByte(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
+        var i = start
+        while i + 8 <= end {
+            let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            var hit = hasZeroByte(word ^ (ones &* 0x0D))
+            if unicode && !hit { hit = hasZeroByte(word ^ (ones &* 0xC2)) || hasZeroByte(word ^ (ones &* 0xE2)) }
+            if hit { break }
+            i += 8
+        }
+        while i < end {
+            let b = bytes[i]
+            if b == 0x0D || (unicode && (b == 0xC2 || b == 0xE2)) { return i }
+            i += 1
+        }
+        return end
     }
 }

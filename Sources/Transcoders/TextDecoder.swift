@@ -169,10 +169,7 @@ public final class TextDecoder {
         let style = transcoder.eolStyle
         guard style != .none else { return false }
         if translator.afterCR { return true }
-        if style.isUnicode {
-            return body.contains { $0 == 0x0D || $0 == 0xC2 || $0 == 0xE2 }
-        }
-        return body.contains(0x0D)
+        return EOLTranslator.firstCandidate(body, from: 0, to: body.count, unicode: style.isUnicode) < body.count
     }
 
     /// Validates with the error mode, translates line ends, appends.
@@ -234,11 +231,15 @@ public final class TextDecoder {
     private func singleByteStep(_ chunk: UnsafeRawBufferPointer, into output: inout String) throws(TranscoderError) {
         let base = bytesAccepted
         let ascii = transcoder.codec.family == .ascii
+        let mode = transcoder.errorMode
         var pending: TranscoderError?
-        ensureScratch(chunk.count * 3 + 4)
-        let written = scratch.withUnsafeMutableBufferPointer { out -> Int in
+        var accepted = chunk.count
+        var translator = self.translator
+        // Written straight into the new String's storage (at most 3 bytes per input byte).
+        let text = String(unsafeUninitializedCapacity: chunk.count * 3 + 4) { out -> Int in
             var w = 0
-            for (i, b) in chunk.enumerated() {
+            for i in 0..<chunk.count {
+                let b = chunk[i]
                 if b < 0x80 {
                     out[w] = b
                     w += 1
@@ -247,10 +248,10 @@ public final class TextDecoder {
                     out[w + 1] = 0x80 | (b & 0x3F)
                     w += 2
                 } else {
-                    switch transcoder.errorMode {
+                    switch mode {
                     case .raise:
                         pending = .decoding(codec: "US-ASCII", offset: base + i, bytes: [b], reason: "byte outside ASCII")
-                        bytesAccepted = base + i + 1
+                        accepted = i + 1
                         return translator.translateUTF8(out, from: 0, to: w)
                     case .replace:
                         out[w] = 0xEF; out[w + 1] = 0xBF; out[w + 2] = 0xBD
@@ -260,10 +261,11 @@ public final class TextDecoder {
                     }
                 }
             }
-            bytesAccepted = base + chunk.count
             return translator.translateUTF8(out, from: 0, to: w)
         }
-        appendScratch(written, to: &output)
+        self.translator = translator
+        bytesAccepted = base + accepted
+        output.append(text)
         if let pending { throw pending }
     }
 
@@ -274,34 +276,65 @@ public final class TextDecoder {
         let start = chunk.baseAddress.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) } ?? emptyInput
         var src: UnsafePointer<UInt8>? = start
         let srcLimit = start + chunk.count
-        var written = 0
         var error = sp_error()
-        ensureScratch(max(chunk.count * 2, 1024))
         if atStart && icuUTF8 {
             for b in chunk.prefix(3 - head.count) { head.append(b) }
         }
-        var status: Int32
-        repeat {
-            status = scratch.withUnsafeMutableBufferPointer { out in
-                var dst: UnsafeMutablePointer<UInt8>? = out.baseAddress! + written
-                let result = sp_decode(icu.handle, &src, srcLimit, &dst, out.baseAddress! + out.count, final ? 1 : 0, &error)
-                written = dst! - out.baseAddress!
-                return result
+        let handle = icu.handle
+        let flush: Int32 = final ? 1 : 0
+        var status = Int32(SP_OK)
+        // ICU writes UTF-8 straight into the new String's storage; line ends are translated in
+        // place and the String validates it once. Two bytes per input byte cover typical text;
+        // more (half-width katakana, U+FFFD for bad bytes, many-to-many mappings) continues
+        // below through the scratch buffer.
+        var translator = self.translator
+        var atStart = self.atStart
+        let dropBOM = atStart && icuUTF8 && head == [0xEF, 0xBB, 0xBF]
+        var tail: [UInt8] = []
+        let text = String(unsafeUninitializedCapacity: chunk.count * 2 + 64) { buffer -> Int in
+            let base = buffer.baseAddress!
+            var dst: UnsafeMutablePointer<UInt8>? = base
+            status = sp_decode(handle, &src, srcLimit, &dst, base + buffer.count, flush, &error)
+            var written = dst! - base
+            if status == Int32(SP_TARGET_FULL) {
+                // ICU may have written part of a character: carry it over to the rest.
+                let cut = UTF8Sequence.completeEnd(UnsafeRawBufferPointer(buffer), end: written)
+                tail.append(contentsOf: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[cut..<written]))
+                written = cut
             }
-            if status == Int32(SP_TARGET_FULL) { scratch.append(contentsOf: repeatElement(0, count: scratch.count)) }
-        } while status == Int32(SP_TARGET_FULL)
-        bytesAccepted += src! - start
-        var first = 0
-        if atStart && icuUTF8 {
-            // A UTF-8 BOM at stream start is dropped: ICU decodes it as the first character.
-            if head == [0xEF, 0xBB, 0xBF] {
-                if written >= 3 { first = 3; atStart = false }
-            } else if head.count == 3 || final || !head.elementsEqual([0xEF, 0xBB, 0xBF].prefix(head.count)) {
-                atStart = false
+            var first = 0
+            if atStart && icuUTF8 {
+                // A UTF-8 BOM at stream start is dropped: ICU decodes it as the first character.
+                if dropBOM {
+                    if written >= 3 { first = 3; atStart = false }
+                } else if head.count == 3 || final || !head.elementsEqual([0xEF, 0xBB, 0xBF].prefix(head.count)) {
+                    atStart = false
+                }
             }
+            let end = translator.translateUTF8(buffer, from: first, to: written)
+            if first > 0 { base.update(from: base + first, count: end - first) }
+            return end - first
         }
-        let end = scratch.withUnsafeMutableBufferPointer { translator.translateUTF8($0, from: first, to: written) }
-        appendScratch(from: first, to: end, into: &output)
+        self.translator = translator
+        self.atStart = atStart
+        output.append(text)
+        if status == Int32(SP_TARGET_FULL) {
+            ensureScratch(max(chunk.count * 3, 4096))
+            scratch.replaceSubrange(0..<tail.count, with: tail)
+            var written = tail.count
+            repeat {
+                status = scratch.withUnsafeMutableBufferPointer { out in
+                    var dst: UnsafeMutablePointer<UInt8>? = out.baseAddress! + written
+                    let result = sp_decode(handle, &src, srcLimit, &dst, out.baseAddress! + out.count, flush, &error)
+                    written = dst! - out.baseAddress!
+                    return result
+                }
+                if status == Int32(SP_TARGET_FULL) { scratch.append(contentsOf: repeatElement(0, count: scratch.count)) }
+            } while status == Int32(SP_TARGET_FULL)
+            let end = scratch.withUnsafeMutableBufferPointer { self.translator.translateUTF8($0, from: 0, to: written) }
+            appendScratch(end, to: &output)
+        }
+        bytesAccepted += src! - start
         switch status {
         case Int32(SP_OK):
             return

@@ -110,48 +110,66 @@ public final class TextEncoder {
         if n > start { body(UnsafeRawBufferPointer(rebasing: utf8[start..<n])) }
     }
 
+    /// Latin-1 and US-ASCII in one pass over the (valid) UTF-8: ASCII bytes are copied,
+    /// C2 xx / C3 xx become one byte (Latin-1), anything else is unencodable.
     private func encodeSingleByte<Sink: EncodedByteSink>(_ utf8: UnsafeRawBufferPointer, into sink: inout Sink) throws(TranscoderError) {
-        let limit: UInt32 = transcoder.codec.family == .ascii ? 0x80 : 0x100
-        scratchOut.removeAll(keepingCapacity: true)
+        let latin1 = transcoder.codec.family == .latin1
+        let limit: UInt32 = latin1 ? 0x100 : 0x80
+        let mode = transcoder.errorMode
+        let lineEndScalars = Array(transcoder.eolStyle.lineEnd.unicodeScalars)
+        let rewritesLF = lineEndScalars != ["\n"]
+        let n = utf8.count
+        let capacity = n * 2 + 8
+        if scratchOut.count < capacity { scratchOut = [UInt8](repeating: 0, count: capacity) }
         var failure: Unicode.Scalar?
-        // Decoding the String's own (valid) UTF-8 storage.
-        var iterator = utf8.makeIterator()
-        var decoder = UTF8()
-        loop: while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue(let scalar):
-                if scalar == "\n" {
-                    for s in transcoder.eolStyle.lineEnd.unicodeScalars {
-                        if s.value < limit { scratchOut.append(UInt8(s.value)) }
-                        else if !substitute(s, &failure) { break loop }
-                    }
-                } else if scalar.value < limit {
-                    scratchOut.append(UInt8(scalar.value))
-                } else if !substitute(scalar, &failure) {
-                    break loop
+        let written = scratchOut.withUnsafeMutableBufferPointer { out -> Int in
+            var w = 0
+            var i = 0
+            /// Writes `scalar` or applies the error mode; false to stop (raise).
+            func put(_ scalar: Unicode.Scalar) -> Bool {
+                if scalar.value < limit {
+                    out[w] = UInt8(truncatingIfNeeded: scalar.value)
+                    w += 1
+                    return true
                 }
-            case .emptyInput:
-                break loop
-            case .error:
-                scratchOut.append(UInt8(ascii: "?"))
+                switch mode {
+                case .raise:
+                    failure = scalar
+                    return false
+                case .replace:
+                    out[w] = UInt8(ascii: "?")
+                    w += 1
+                    return true
+                case .ignore:
+                    return true
+                }
             }
+            while i < n {
+                let b = utf8[i]
+                if b < 0x80 {
+                    if b == 0x0A && rewritesLF {
+                        for scalar in lineEndScalars where !put(scalar) { return w }
+                    } else {
+                        out[w] = b
+                        w += 1
+                    }
+                    i += 1
+                } else if latin1 && b <= 0xC3 {   // C2 80 ... C3 BF: U+0080 ... U+00FF
+                    out[w] = (b << 6) | (utf8[i + 1] & 0x3F)
+                    w += 1
+                    i += 2
+                } else {
+                    let length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+                    var value = UInt32(b) & (length == 2 ? 0x1F : length == 3 ? 0x0F : 0x07)
+                    for k in 1..<length { value = value << 6 | UInt32(utf8[i + k] & 0x3F) }
+                    if !put(Unicode.Scalar(value) ?? "\u{FFFD}") { return w }
+                    i += length
+                }
+            }
+            return w
         }
-        scratchOut.withUnsafeBytes { sink.appendEncoded($0) }
+        scratchOut.withUnsafeBytes { sink.appendEncoded(UnsafeRawBufferPointer(rebasing: $0[0..<written])) }
         if let failure { throw .encoding(codec: transcoder.codec.name, scalar: failure) }
-    }
-
-    /// Applies the error mode to an unencodable scalar; false to stop (raise).
-    private func substitute(_ scalar: Unicode.Scalar, _ failure: inout Unicode.Scalar?) -> Bool {
-        switch transcoder.errorMode {
-        case .raise:
-            failure = scalar
-            return false
-        case .replace:
-            scratchOut.append(UInt8(ascii: "?"))
-            return true
-        case .ignore:
-            return true
-        }
     }
 
     private func encodeICU<Sink: EncodedByteSink>(_ utf8: UnsafeRawBufferPointer, flush: Bool, into sink: inout Sink) throws(TranscoderError) {

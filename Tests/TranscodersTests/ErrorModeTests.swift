@@ -131,7 +131,7 @@ import Testing
     }
 
     @Test func incompleteAtEnd() throws {
-        for (codec, bytes) in [(Codec.utf8, [0x61, 0xE6, 0x97] as [UInt8]), (.shiftJIS, [0x61, 0x93]), (.utf16LE, [0x61, 0x00, 0x3D]),
+        for (codec, bytes) in [(Codec.utf8, [0x61, 0xE6, 0x97] as [UInt8]), (.shiftJIS, [0x61, 0x93]), (.shiftJIS, [0x61, 0x82]), (.utf16LE, [0x61, 0x00, 0x3D]),
                                (.utf16LE, [0x61, 0x00, 0x3D, 0xD8]), (.gb18030, [0x61, 0x81, 0x30])] {
             let raise = Transcoder(codec: codec, eolStyle: .lf, errorMode: .raise)
             let r = try streamDecode(raise, [bytes])

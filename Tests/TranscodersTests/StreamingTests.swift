@@ -143,6 +143,20 @@ let streamingCases: [(codec: String, text: String)] = [
         #expect(r.errors == [DecodeFailure(offset: 0, bytes: [0xEF, 0xBB])])
     }
 
+    /// Output more than twice the input (3-byte UTF-8 per input byte) in one chunk.
+    @Test func expandingOutput() throws {
+        let katakana = [UInt8](repeating: 0xB1, count: 5000) + [0x0D, 0x0A, 0x61]
+        let expected = String(repeating: "ｱ", count: 5000) + "\na"
+        #expect(try Transcoder(codec: .shiftJIS).decode(katakana) == expected)
+        #expect(try streamDecode(Transcoder(codec: .shiftJIS), [Array(katakana[..<4999]), Array(katakana[4999...])]).text == expected)
+        // GB18030 0xFF is invalid: U+FFFD per byte; then an error after the expansion
+        let bad = [UInt8](repeating: 0xFF, count: 3000) + [0x61]
+        #expect(try Transcoder(codec: .gb18030).decode(bad) == String(repeating: "\u{FFFD}", count: 3000) + "a")
+        let r = try streamDecode(Transcoder(codec: .shiftJIS, errorMode: .raise), [[UInt8](repeating: 0xB1, count: 3000) + [0x82, 0x20, 0x62]])
+        #expect(r.text == String(repeating: "ｱ", count: 3000) + " b")
+        #expect(r.errors == [DecodeFailure(offset: 3000, bytes: [0x82])])
+    }
+
     @Test func tenMegabytes() throws {
         var text = ""
         var i = 0
