@@ -22,7 +22,7 @@ func startEcho(_ server: ServerStream) -> Task<Void, Never> {
     Task {
         await withTaskGroup(of: Void.self) { group in
             while let client = await server.read() {
-                group.addTask {
+                group.addTask(executorPreference: client.executor) {
                     _ = try? await callWithStream(client) { s in
                         while let line = try await readLine(s) { try showln(stream: s, line) }
                     }
