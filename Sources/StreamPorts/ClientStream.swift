@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -54,6 +61,8 @@ public final class ClientStream: @unchecked Sendable {
     private var scanFrom = 0            // bytes of the buffer already searched for a line end
     private var inputFinished = false   // no more bytes will arrive
     private let byteScan: Bool
+    /// NEL or LS bytes may end lines (UTF-8 or Latin-1 with a Unicode EOL style).
+    private let lineEndsNeedNonASCII: Bool
     private let lineDecoder: TextDecoder
     // Character mode
     private var charMode = false
@@ -81,12 +90,13 @@ public final class ClientStream: @unchecked Sendable {
         self.maxLineLength = maxLineLength
         self.buffer = channel.allocator.buffer(capacity: 0)
         self.byteScan = transcoder.codec.lineEndsAreByteScannable(for: transcoder.eolStyle)
+        self.lineEndsNeedNonASCII = transcoder.eolStyle.isUnicode && (transcoder.codec == .utf8 || transcoder.codec == .latin1)
         self.lineDecoder = try transcoder.makeDecoder()
         let encoder = try transcoder.makeEncoder()
         // Codecs without shift state get the line end's bytes once.
         let stateless = [Codec.utf8, .latin1, .ascii].contains(transcoder.codec)
         self.lineEndBytes = stateless ? try transcoder.encode("\n") : nil
-        self.writer = Mutex(Writer(out: channel.allocator.buffer(capacity: 4096), encoder: encoder))
+        self.writer = Mutex(Writer(out: channel.allocator.buffer(capacity: 0), encoder: encoder))
     }
 
     // MARK: Addresses
@@ -231,6 +241,12 @@ public final class ClientStream: @unchecked Sendable {
                     }
                 }
                 var i = max(scanFrom, start)
+                if !lineEndsNeedNonASCII, i < n, let base = p.baseAddress {
+                    // Only LF and CR end lines here: jump to the first with memchr.
+                    let lf = memchr(base + i, 0x0A, n - i).map { UnsafeRawPointer($0) - base } ?? n
+                    let cr = transcoder.eolStyle == .none || lf == i ? nil : memchr(base + i, 0x0D, lf - i).map { UnsafeRawPointer($0) - base }
+                    i = cr ?? lf
+                }
                 while i < n {
                     let b = p[i]
                     if b == 0x0A || b == 0x0D || b >= 0x80 {
@@ -717,7 +733,7 @@ public final class ClientStream: @unchecked Sendable {
         let pending = writer.withLock { (w: inout Writer) -> ByteBuffer? in
             guard w.out.readableBytes > 0 else { return nil }
             let out = w.out
-            w.out = channel.allocator.buffer(capacity: max(4096, min(out.readableBytes, 65536)))
+            w.out = channel.allocator.buffer(capacity: max(1024, min(out.readableBytes, 65536)))
             return out
         }
         guard let pending else { return false }
