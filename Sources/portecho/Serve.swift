@@ -25,8 +25,11 @@ struct Serve: AsyncParsableCommand {
             all its echoes before the server closes.
 
             SIGINT or SIGTERM: stop accepting, close idle connections at once, let busy ones \
-            echo the lines they already sent and flush for at most --grace seconds (then they \
-            are reset), and exit 0. A second signal resets the busy connections at once.
+            echo the lines already received and flush for at most --grace seconds (then they \
+            are reset), and exit 0. A second signal resets the busy connections at once. A \
+            connection closed with unread input (busy at shutdown, or a bad line) first sends \
+            its echoes and a FIN, then reads and discards for up to 1 s until the client \
+            closes, so that no reset destroys echoes the client has not read yet.
 
             Exit status: 64 for a bad option or value; 1 when the address cannot be listened \
             on (in use, host not found, permission denied).
@@ -135,37 +138,87 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    /// The seed's echo loop for one connection, then a graceful close (its pending echoes
-    /// reach the socket first).
+    /// How a connection's echo loop ended, which decides how it is closed.
+    enum Ending {
+        /// The peer closed its side (or reset): close, after the last echoes.
+        case endOfStream
+        /// Nothing came for --idle-timeout: close.
+        case idle
+        /// A bad line or byte sequence: the peer may still be sending.
+        case fault
+        /// SIGINT/SIGTERM: the peer may still be sending.
+        case shutdown
+    }
+
+    /// The seed's echo loop for one connection, then a close that loses no echo.
     static func echo(_ client: ClientStream, idleTimeout: Duration?, logger: Logger) async {
         let peer = client.remoteAddress
         logger.debug("\(peer): connected")
         client.readTimeout = idleTimeout
+        let ending: Ending
         do {
             while let line = try await client.readLine() {
                 try client.showln(line)
             }
             logger.debug("\(peer): end of stream")
+            ending = .endOfStream
         } catch let error as StreamPortError {
             switch error.code {
             case .decoding:
                 let offset = error.transcoderError?.byteOffset.map { "\($0)" } ?? "?"
-                logger.warning("\(peer): closing: \(error.message)", metadata: ["peer": "\(peer)", "byte-offset": "\(offset)"])
-            case .lineTooLong:
-                logger.warning("\(peer): closing: \(error.message)", metadata: ["peer": "\(peer)"])
+                logger.warning("\(peer): closing: \(error.message)", metadata: ["byte-offset": "\(offset)"])
+                ending = .fault
             case .timedOut:
-                logger.info("\(peer): closing: idle for \(idleTimeout.map { "\($0)" } ?? "too long")", metadata: ["peer": "\(peer)"])
+                logger.info("\(peer): closing: nothing received for \(idleTimeout.map { $0.seconds } ?? "?") s")
+                ending = .idle
             case .connectionReset, .closed:
                 logger.debug("\(peer): \(error.message)")
-            default:
-                logger.warning("\(peer): closing: \(error.message)", metadata: ["peer": "\(peer)"])
+                ending = .endOfStream
+            default:   // lineTooLong, encoding
+                logger.warning("\(peer): closing: \(error.message)")
+                ending = .fault
             }
         } catch is CancellationError {
             logger.debug("\(peer): closing: shutting down")
+            ending = .shutdown
         } catch {
-            logger.warning("\(peer): closing: \(error)", metadata: ["peer": "\(peer)"])
+            logger.warning("\(peer): closing: \(error)")
+            ending = .fault
+        }
+        switch ending {
+        case .endOfStream, .idle:
+            try? await client.close()
+        case .fault:
+            await lingeringClose(client)
+        case .shutdown:
+            // Out of the cancelled task, whose every wait would throw at once; the shutdown's
+            // grace period bounds it (the connection is reset when it ends). An idle
+            // connection (no unread input) closes at once; a busy one lingers.
+            await Task {
+                if client.bytesAvailable == 0 {
+                    try? await client.close()
+                } else {
+                    await lingeringClose(client)
+                }
+            }.value
+        }
+        logger.debug("\(peer): closed")
+    }
+
+    /// How long a closing connection keeps reading (and discarding) after its last echo.
+    static let linger: Duration = .seconds(1)
+
+    /// Sends the pending echoes and a FIN, then reads and discards what the peer still sends
+    /// until it closes (at most ``linger``), then closes. Closing a socket with unread input
+    /// sends a reset, which makes the peer's kernel drop echoes it has not yet read.
+    static func lingeringClose(_ client: ClientStream) async {
+        try? await client.closeWriter()
+        client.readTimeout = linger
+        let deadline = ContinuousClock.now + linger
+        while ContinuousClock.now < deadline {
+            guard let bytes = try? await client.readAvailableBytes() else { break }
+            _ = bytes
         }
         try? await client.close()
-        logger.debug("\(peer): closed")
     }
 }

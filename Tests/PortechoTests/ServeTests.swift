@@ -1,0 +1,233 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `portecho serve` end to end: a real process, real loopback sockets, exact bytes.
+@Suite("portecho serve", .serialized, .timeLimit(.minutes(1)))
+struct ServeTests {
+    /// Starts `portecho serve ARGS` and returns it with its port.
+    func serve(_ arguments: [String], host: String = "127.0.0.1") async throws -> (Portecho, Int) {
+        let server = try Portecho(["serve"] + arguments)
+        do {
+            return (server, try await server.listeningPort(host: host))
+        } catch {
+            server.kill()
+            throw error
+        }
+    }
+
+    /// SIGTERM, then exit status 0 and nothing on stdout after the first line.
+    func stop(_ server: Portecho) async throws {
+        server.send(signal: SIGTERM)
+        #expect(try await server.exitStatus() == 0, "stderr: \(server.stderr.text)")
+        #expect(server.stdout.text.split(separator: "\n").count == 1, "stdout: \(server.stdout.text)")
+    }
+
+    @Test("UTF-8, LF: lines, a CR LF, a last line without its end; exact bytes back")
+    func utf8() async throws {
+        let (server, port) = try await serve(["127.0.0.1:0", "--eol", "lf"])
+        defer { server.kill() }
+        let client = try TestClient("127.0.0.1", port)
+        try await client.send("hello\nwörld 😀\r\n")
+        #expect(try await client.read(18) == Array("hello\nwörld 😀\n".utf8))
+        try await client.send("last")
+        client.shutdownWrite()
+        #expect(try await client.readToEnd() == Array("last\n".utf8))
+        try await stop(server)
+    }
+
+    @Test("No options: UTF-8, CRLF; all digits is a port on 127.0.0.1")
+    func defaults() async throws {
+        let (server, port) = try await serve(["0"])
+        defer { server.kill() }
+        let client = try TestClient("127.0.0.1", port)
+        try await client.send("a\nb\r\nc\r")
+        client.shutdownWrite()
+        #expect(try await client.readToEnd() == Array("a\r\nb\r\nc\r\n".utf8))
+        try await stop(server)
+    }
+
+    @Test("Shift_JIS server: multibyte characters with 0x5C trail bytes, split across writes")
+    func shiftJIS() async throws {
+        let (server, port) = try await serve(["127.0.0.1:0", "--encoding", "Shift_JIS", "--eol", "crlf"])
+        defer { server.kill() }
+        let client = try TestClient("127.0.0.1", port)
+        // 日本語 / 表ソ (trail byte 0x5C) / ｶﾅ (half-width katakana), CR LF each.
+        let line1: [UInt8] = [0x93, 0xFA, 0x96, 0x7B, 0x8C, 0xEA, 0x0D, 0x0A]
+        let line2: [UInt8] = [0x95, 0x5C, 0x83, 0x5C, 0x0D, 0x0A]
+        let line3: [UInt8] = [0xB6, 0xC5, 0x0D, 0x0A]
+        try await client.send(line1 + [0x95])          // 表 split after its lead byte
+        try await Task.sleep(for: .milliseconds(50))
+        try await client.send(Array(line2[1..<5]))       // …ソ and CR; its LF comes next
+        try await Task.sleep(for: .milliseconds(50))
+        try await client.send([0x0A] + line3)
+        client.shutdownWrite()
+        #expect(try await client.readToEnd() == line1 + line2 + line3)
+        try await stop(server)
+    }
+
+    @Test("UTF-16LE server: exact bytes back, a surrogate pair split across writes")
+    func utf16LE() async throws {
+        let (server, port) = try await serve(["127.0.0.1:0", "--encoding", "UTF-16LE", "--eol", "lf"])
+        defer { server.kill() }
+        let client = try TestClient("127.0.0.1", port)
+        let text = "hé 😀\nline two\n"
+        let bytes = text.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+        try await client.send(Array(bytes[..<7]))       // "hé " and half of the high surrogate
+        try await Task.sleep(for: .milliseconds(50))
+        try await client.send(Array(bytes[7...]))
+        #expect(try await client.read(bytes.count) == bytes)
+        client.shutdownWrite()
+        #expect(try await client.closedByPeer())
+        try await stop(server)
+    }
+
+    @Test("IPv6 loopback: [::1]:0", .enabled(if: ipv6Loopback))
+    func ipv6() async throws {
+        let (server, port) = try await serve(["[::1]:0", "--eol", "lf"], host: "[::1]")
+        defer { server.kill() }
+        let client = try TestClient("::1", port)
+        try await client.send("over six\n")
+        #expect(try await client.read(9) == Array("over six\n".utf8))
+        try await stop(server)
+    }
+
+    @Test("A host without a port uses --port", .enabled(if: ipv6Loopback))
+    func hostWithPortOption() async throws {
+        let probe = try await serve(["::1", "--port", "0"], host: "[::1]")
+        defer { probe.0.kill() }
+        try await stop(probe.0)
+    }
+
+    @Test("--errors raise: a bad byte closes that connection only, logged with its offset")
+    func decodingError() async throws {
+        let (server, port) = try await serve(["127.0.0.1:0", "--eol", "lf", "--errors", "raise", "--log-level", "info"])
+        defer { server.kill() }
+        let other = try TestClient("127.0.0.1", port)
+        try await other.send("before\n")
+        #expect(try await other.read(7) == Array("before\n".utf8))
+        let bad = try TestClient("127.0.0.1", port)
+        try await bad.send([0x6F, 0x6B, 0x0A, 0x61, 0xFF, 0x62, 0x0A])   // "ok\n" then a, FF at offset 4
+        #expect(try await bad.readToEnd() == Array("ok\n".utf8))
+        try await other.send("after\n")
+        #expect(try await other.read(6) == Array("after\n".utf8))
+        #expect(try await server.stderrContains("byte offset 4"), "stderr: \(server.stderr.text)")
+        try await stop(server)
+    }
+
+    @Test("A line over --max-line-length closes that connection; exactly the limit is fine")
+    func lineTooLong() async throws {
+        let (server, port) = try await serve(["127.0.0.1:0", "--eol", "lf", "--max-line-length", "8"])
+        defer { server.kill() }
+        let client = try TestClient("127.0.0.1", port)
+        try await client.send("12345678\n123456789\nnever\n")
+        #expect(try await client.readToEnd() == Array("12345678\n".utf8))
+        let next = try TestClient("127.0.0.1", port)
+        try await next.send("fine\n")
+        #expect(try await next.read(5) == Array("fine\n".utf8))
+        try await stop(server)
+    }
+
+    @Test("--idle-timeout closes a silent connection, not a talking one")
+    func idleTimeout() async throws {
+        let (server, port) = try await serve(["127.0.0.1:0", "--eol", "lf", "--idle-timeout", "0.4"])
+        defer { server.kill() }
+        let silent = try TestClient("127.0.0.1", port)
+        let talking = try TestClient("127.0.0.1", port)
+        let start = ContinuousClock.now
+        for i in 0..<4 {
+            try await talking.send("\(i)\n")
+            #expect(try await talking.read(2) == Array("\(i)\n".utf8))
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(try await silent.closedByPeer(timeout: 5))
+        let elapsed = ContinuousClock.now - start
+        #expect(elapsed >= .milliseconds(350) && elapsed < .seconds(5))
+        try await talking.send("still\n")
+        #expect(try await talking.read(6) == Array("still\n".utf8))
+        try await stop(server)
+    }
+
+    @Test("A client that half-closes gets every echo, then end of stream")
+    func halfClose() async throws {
+        let (server, port) = try await serve(["127.0.0.1:0", "--eol", "lf"])
+        defer { server.kill() }
+        let client = try TestClient("127.0.0.1", port)
+        let lines = (0..<20_000).map { "line \($0) ✓ " + String(repeating: "x", count: $0 % 50) + "\n" }.joined()
+        let sent = Array(lines.utf8)
+        async let echoed = client.readToEnd(timeout: 30)
+        try await client.send(sent)
+        client.shutdownWrite()
+        #expect(try await echoed == sent)
+        try await stop(server)
+    }
+
+    @Test("SIGTERM: idle connections close at once, exit 0")
+    func sigtermIdle() async throws {
+        let (server, port) = try await serve(["127.0.0.1:0", "--eol", "lf", "--grace", "10"])
+        defer { server.kill() }
+        let idle = try TestClient("127.0.0.1", port)
+        try await idle.send("hi\n")
+        #expect(try await idle.read(3) == Array("hi\n".utf8))
+        let start = ContinuousClock.now
+        server.send(signal: SIGTERM)
+        #expect(try await idle.closedByPeer(timeout: 5))
+        #expect(try await server.exitStatus() == 0)
+        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect((try? TestClient("127.0.0.1", port, timeout: 1)) == nil, "still accepting")
+    }
+
+    @Test("SIGTERM: a busy connection flushes its pending echoes, whole lines, then closes")
+    func sigtermBusy() async throws {
+        let (server, port) = try await serve(["127.0.0.1:0", "--eol", "lf", "--grace", "10"])
+        defer { server.kill() }
+        let client = try TestClient("127.0.0.1", port)
+        let line = String(repeating: "0123456789", count: 10) + "\n"
+        let payload = Array(String(repeating: line, count: 200_000).utf8)   // 20 MB: fills every buffer
+        let accepted = try await client.sendWhileAccepted(payload, seconds: 1)
+        #expect(accepted > 0 && accepted < payload.count)
+        server.send(signal: SIGTERM)
+        try await Task.sleep(for: .milliseconds(300))
+        let echoed = try await client.readToEnd(timeout: 20)
+        #expect(echoed.count > 0 && echoed.count <= accepted)
+        #expect(echoed.count % line.utf8.count == 0, "echoes end mid-line: \(echoed.count) bytes")
+        #expect(echoed == Array(payload[..<echoed.count]))
+        #expect(try await server.exitStatus() == 0)
+    }
+
+    @Test("SIGTERM: --grace bounds a connection whose peer never reads")
+    func graceExpires() async throws {
+        let (server, port) = try await serve(["127.0.0.1:0", "--eol", "lf", "--grace", "0.5"])
+        defer { server.kill() }
+        let client = try TestClient("127.0.0.1", port)
+        let payload = Array(String(repeating: String(repeating: "z", count: 99) + "\n", count: 200_000).utf8)
+        _ = try await client.sendWhileAccepted(payload, seconds: 1)
+        let start = ContinuousClock.now
+        server.send(signal: SIGINT)
+        #expect(try await server.exitStatus(timeout: 10) == 0)
+        #expect(ContinuousClock.now - start < .seconds(4))
+        _ = client
+    }
+
+    @Test("Address in use: exit 1, naming the address and port")
+    func addressInUse() async throws {
+        let (server, port) = try await serve(["127.0.0.1:0"])
+        defer { server.kill() }
+        let second = try await Portecho.run(["serve", "127.0.0.1:\(port)"])
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("127.0.0.1:\(port)") && second.stderr.contains("in use"), "stderr: \(second.stderr)")
+        #expect(second.stdout.isEmpty)
+        try await stop(server)
+    }
+
+    @Test("*:0 listens on every interface, reported as [::] or 0.0.0.0")
+    func wildcard() async throws {
+        let server = try Portecho(["serve", "*:0"])
+        defer { server.kill() }
+        let line = try await server.firstLine()
+        #expect(line.wholeMatch(of: /listening on (\[::\]|0\.0\.0\.0):[1-9][0-9]*/) != nil, "\(line)")
+        try await stop(server)
+    }
+}
