@@ -763,24 +763,28 @@ public final class ClientStream: @unchecked Sendable {
 
     private func waitWritable() async throws {
         let shared = self.shared
-        if shared.state.withLock({ $0.writable || $0.closed }) { return }
+        guard let ticket = shared.state.withLock({ s -> Int? in
+            if s.writable || s.closed { return nil }
+            s.writeTickets += 1
+            return s.writeTickets
+        }) else { return }
         let timeout = writeTimeout
         let scheduled: Scheduled<Void>? = timeout.map { t in
             channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(t.components.seconds) * 1_000_000_000 + t.components.attoseconds / 1_000_000_000)) {
-                shared.interruptWriter()
+                shared.interruptWriter(ticket)
             }
         }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let ready = shared.state.withLock { s -> Bool in
                     if s.writable || s.closed || Task.isCancelled { return true }
-                    s.writeWaiter = continuation
+                    s.writeWaiters[ticket] = continuation
                     return false
                 }
                 if ready { continuation.resume() }
             }
         } onCancel: {
-            shared.interruptWriter()
+            shared.interruptWriter(ticket)
         }
         scheduled?.cancel()
         try Task.checkCancellation()

@@ -12,7 +12,10 @@ final class StreamShared: Sendable {
         var readInFlight = true   // the handler asks for the first read when active
         var waitTimedOut = false
         var writable = true
-        var writeWaiter: CheckedContinuation<Void, Never>?
+        /// Tasks waiting for writability, by ticket: the writing task's flushWriter and the
+        /// reading task's automatic flush may wait at the same time.
+        var writeWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var writeTickets = 0
         var closed = false
     }
 
@@ -53,18 +56,18 @@ final class StreamShared: Sendable {
     }
 
     func inputEnded(failure: StreamPortError? = nil, closed: Bool = false) {
-        let (reader, writer) = state.withLock { s -> (CheckedContinuation<Void, Never>?, CheckedContinuation<Void, Never>?) in
+        let (reader, writers) = state.withLock { s -> (CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) in
             s.inputEnded = true
             if let failure, s.failure == nil { s.failure = failure }
             if closed { s.closed = true; s.writable = true }
             let r = s.readWaiter
             s.readWaiter = nil
-            let w = closed ? s.writeWaiter : nil
-            if closed { s.writeWaiter = nil }
+            let w = closed ? Array(s.writeWaiters.values) : []
+            if closed { s.writeWaiters.removeAll() }
             return (r, w)
         }
         reader?.resume()
-        writer?.resume()
+        for writer in writers { writer.resume() }
         if let observer {
             if let failure { observer(.failed(failure)) }
             observer(closed ? .closed : .inputEnded)
@@ -72,14 +75,14 @@ final class StreamShared: Sendable {
     }
 
     func writabilityChanged(_ writable: Bool) {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.writable = writable
-            guard writable else { return nil }
-            let w = s.writeWaiter
-            s.writeWaiter = nil
+            guard writable else { return [] }
+            let w = Array(s.writeWaiters.values)
+            s.writeWaiters.removeAll()
             return w
         }
-        waiter?.resume()
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Resumes a waiting reader (timeout or cancellation).
@@ -93,11 +96,10 @@ final class StreamShared: Sendable {
         waiter?.resume()
     }
 
-    func interruptWriter() {
+    /// Resumes the writer waiting with `ticket` (timeout or cancellation).
+    func interruptWriter(_ ticket: Int) {
         state.withLock { s -> CheckedContinuation<Void, Never>? in
-            let w = s.writeWaiter
-            s.writeWaiter = nil
-            return w
+            s.writeWaiters.removeValue(forKey: ticket)
         }?.resume()
     }
 }
