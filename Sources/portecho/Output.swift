@@ -40,6 +40,28 @@ enum Output {
     }
 }
 
+extension Output {
+    /// One `read(2)` into `buffer`, retrying EINTR; the count, 0 at end of file, -1 on error.
+    static func read(_ fd: Int32, into buffer: inout [UInt8]) -> Int {
+        while true {
+            let n = buffer.withUnsafeMutableBytes { readSome(fd, $0.baseAddress!, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            return n
+        }
+    }
+}
+
+/// One `read(2)`.
+private func readSome(_ fd: Int32, _ pointer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    Glibc.read(fd, pointer, count)
+    #elseif canImport(Musl)
+    Musl.read(fd, pointer, count)
+    #else
+    Darwin.read(fd, pointer, count)
+    #endif
+}
+
 /// One `write(2)`.
 private func writeSome(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Int {
     #if canImport(Glibc)

@@ -3,6 +3,13 @@ import Dispatch
 import Logging
 import StreamPorts
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `portecho send`: a client for any line server, in any encoding.
 struct Send: AsyncParsableCommand {
@@ -57,11 +64,11 @@ struct Send: AsyncParsableCommand {
         let reader = Task { try await Send.receive(client, progress: progress, limit: limit) }
         do {
             if lines.isEmpty {
-                for await line in Send.standardInputLines() {
-                    try await Send.send(line, on: client, progress: progress)
+                for await batch in Send.standardInputLines() {
+                    try await Send.send(batch, on: client, progress: progress)
                 }
             } else {
-                for line in lines { try await Send.send(line, on: client, progress: progress) }
+                try await Send.send(lines, on: client, progress: progress)
             }
             if progress.finishSending() { reader.cancel() }
             try await reader.value
@@ -85,15 +92,20 @@ struct Send: AsyncParsableCommand {
         throw ExitCode.failure
     }
 
-    static func send(_ line: String, on client: ClientStream, progress: Progress) async throws {
-        try client.showln(line)
-        progress.sending()
+    /// Sends `lines`, then flushes once.
+    static func send(_ lines: [String], on client: ClientStream, progress: Progress) async throws {
+        for line in lines {
+            try client.showln(line)
+            progress.sending()
+        }
         try await client.flushWriter()
     }
 
     /// Prints each line received until one per line sent is back (and sending is over).
     static func receive(_ client: ClientStream, progress: Progress, limit: Duration) async throws {
         let server = client.remoteAddress
+        var out = ""
+        defer { if !out.isEmpty { Output.write(out, to: STDOUT_FILENO) } }
         while !progress.complete {
             let line: String?
             do {
@@ -111,17 +123,41 @@ struct Send: AsyncParsableCommand {
                 if progress.complete { return }
                 throw Failure(message: "\(server) closed the connection")
             }
-            Output.line(line)
+            // Batched: written when nothing more is buffered, so a waiting read never holds
+            // back a line already received.
+            out += line
+            out += "\n"
+            if out.utf8.count >= 32768 || client.bytesAvailable == 0 {
+                Output.write(out, to: STDOUT_FILENO)
+                out = ""
+            }
             progress.echoed()
         }
     }
 
-    /// Standard input's lines, read on a Dispatch thread (not the cooperative pool) so that
-    /// lines typed one at a time go out at once.
-    static func standardInputLines() -> AsyncStream<String> {
-        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .unbounded)
+    /// Standard input's lines, in batches of what each `read(2)` brings (a typed line goes
+    /// out at once, a piped file in large batches), read on a Dispatch thread, not the
+    /// cooperative pool. Lines end with LF or CR LF; bytes are decoded as UTF-8.
+    static func standardInputLines() -> AsyncStream<[String]> {
+        let (stream, continuation) = AsyncStream<[String]>.makeStream(bufferingPolicy: .bufferingOldest(4))
         DispatchQueue.global().async {
-            while let line = readLine(strippingNewline: true) { continuation.yield(line) }
+            var pending: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = Output.read(STDIN_FILENO, into: &chunk)
+                if n <= 0 { break }
+                pending += chunk[0..<n]
+                guard let last = pending.lastIndex(of: 0x0A) else { continue }
+                let lines = pending[...last].split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().map { line in
+                    String(decoding: line.last == 0x0D ? line.dropLast() : line, as: UTF8.self)
+                }
+                pending.removeSubrange(...last)
+                // Wait while the consumer is behind (the buffer holds 4 batches).
+                while case .dropped = continuation.yield(lines) { usleep(1000) }
+            }
+            if !pending.isEmpty {
+                continuation.yield([String(decoding: pending.last == 0x0D ? pending.dropLast() : pending[...], as: UTF8.self)])
+            }
             continuation.finish()
         }
         return stream

@@ -41,6 +41,19 @@ struct CommandTests {
         #expect(try await server.exitStatus() == 0)
     }
 
+    @Test("send streams a large standard input while reading the echoes (both sides push back)")
+    func sendLarge() async throws {
+        let (server, port) = try await server(["--eol", "lf"])
+        defer { server.kill() }
+        let line = String(repeating: "ストリーム", count: 20)   // 300 bytes
+        let input = (0..<15_000).map { "\($0) \(line)\n" }.joined()   // 4.5 MB
+        let result = try await Portecho.run(["send", "127.0.0.1:\(port)", "--eol", "lf"], input: input, timeout: 50)
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout == input)
+        server.send(signal: SIGTERM)
+        #expect(try await server.exitStatus() == 0)
+    }
+
     @Test("send with no lines at all connects and exits 0")
     func sendNothing() async throws {
         let (server, port) = try await server([])
