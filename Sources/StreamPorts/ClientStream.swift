@@ -406,7 +406,7 @@ public final class ClientStream: @unchecked Sendable {
         let shared = self.shared
         let channel = self.channel
         let scheduled: Scheduled<Void>? = timeout.map { t in
-            channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(t.components.seconds) * 1_000_000_000 + t.components.attoseconds / 1_000_000_000)) {
+            channel.eventLoop.scheduleTask(in: TimeAmount(t)) {
                 shared.interruptReader(timedOut: true)
             }
         }
@@ -770,7 +770,7 @@ public final class ClientStream: @unchecked Sendable {
         }) else { return }
         let timeout = writeTimeout
         let scheduled: Scheduled<Void>? = timeout.map { t in
-            channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(t.components.seconds) * 1_000_000_000 + t.components.attoseconds / 1_000_000_000)) {
+            channel.eventLoop.scheduleTask(in: TimeAmount(t)) {
                 shared.interruptWriter(ticket)
             }
         }
@@ -816,7 +816,7 @@ public final class ClientStream: @unchecked Sendable {
         let written = channel.eventLoop.makePromise(of: Void.self)
         channel.writeAndFlush(channel.allocator.buffer(capacity: 0), promise: written)
         let timer = writeTimeout.map { t in
-            channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(t.components.seconds) * 1_000_000_000 + t.components.attoseconds / 1_000_000_000)) {
+            channel.eventLoop.scheduleTask(in: TimeAmount(t)) {
                 channel.close(promise: nil)
             }
         }

@@ -193,8 +193,7 @@ func connect(
     connectTimeout: Duration, maxLineLength: Int, localPort: Int? = nil,
     observer: (@Sendable (StreamObservation) -> Void)? = nil
 ) async throws -> ClientStream {
-    let c = connectTimeout.components
-    let timeout = TimeAmount.nanoseconds(c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000)
+    let timeout = TimeAmount(connectTimeout)
     var lastError: StreamPortError?
     for target in targets {
         let box = SharedBox(observer: observer)
@@ -231,5 +230,13 @@ final class SharedBox: Sendable {
 
     init(observer: (@Sendable (StreamObservation) -> Void)?) {
         shared = StreamShared(observer: observer)
+    }
+}
+
+extension TimeAmount {
+    /// A Swift `Duration` as NIO's time amount (negative durations become zero).
+    init(_ duration: Duration) {
+        let c = duration.components
+        self = .nanoseconds(Swift.max(0, c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000))
     }
 }

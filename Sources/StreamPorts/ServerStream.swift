@@ -45,8 +45,7 @@ public final class ServerStream: AsyncSequence, Sendable {
     /// Falcon's `accept(0)`), or once the server is closed.
     /// - Parameter timeout: how long to wait.
     public func read(timeout: Duration) async -> ClientStream? {
-        let c = timeout.components
-        return await read(timeoutNanoseconds: Swift.max(0, c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000))
+        return await read(timeoutNanoseconds: TimeAmount(timeout).nanoseconds)
     }
 
     private func read(timeoutNanoseconds: Int64?) async -> ClientStream? {
