@@ -222,7 +222,6 @@ public final class ClientStream: @unchecked Sendable {
     private func scanLine(limit: Int, includeSeparator: Bool) throws -> String? {
         while true {
             let outcome: ScanOutcome = buffer.withUnsafeReadableBytes { p in
-                var start = 0
                 let n = p.count
                 if n == 0 { return .needMore }
                 if afterCR {
@@ -240,7 +239,7 @@ public final class ClientStream: @unchecked Sendable {
                         if k == 3 { return .skip(3) }
                     }
                 }
-                var i = max(scanFrom, start)
+                var i = scanFrom
                 if !lineEndsNeedNonASCII, i < n, let base = p.baseAddress {
                     // Only LF and CR end lines here: jump to the first with memchr.
                     let lf = memchr(base + i, 0x0A, n - i).map { UnsafeRawPointer($0) - base } ?? n
@@ -269,11 +268,7 @@ public final class ClientStream: @unchecked Sendable {
                     i += 1
                 }
                 scanFrom = i
-                if i - start > limit {
-                    return .tooLong(i)
-                }
-                start = 0
-                return .needMore
+                return i > limit ? .tooLong(i) : .needMore
             }
             switch outcome {
             case .needMore:
@@ -321,7 +316,6 @@ public final class ClientStream: @unchecked Sendable {
         buffer.moveReaderIndex(forwardBy: count)
         bufferBase += count
         scanFrom = max(0, scanFrom - count)
-        if count > 0 { scanFrom = 0 }
     }
 
     private func lineTooLong(_ limit: Int) -> StreamPortError {
@@ -369,7 +363,7 @@ public final class ClientStream: @unchecked Sendable {
                 inputFinished = true
                 return false
             }
-            try await autoFlush()
+            try await flushWriter()   // before waiting for the network
             try await waitForInput()
         }
     }
@@ -752,11 +746,6 @@ public final class ClientStream: @unchecked Sendable {
     /// channel's write buffer is over its high watermark).
     /// - Throws: ``StreamPortError`` `.timedOut` after ``writeTimeout``, `.closed`.
     public func flushWriter() async throws {
-        handOff()
-        try await waitWritable()
-    }
-
-    private func autoFlush() async throws {
         handOff()
         try await waitWritable()
     }

@@ -196,7 +196,7 @@ func connect(
     let timeout = TimeAmount(connectTimeout)
     var lastError: StreamPortError?
     for target in targets {
-        let box = SharedBox(observer: observer)
+        let shared = StreamShared(observer: observer)
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(timeout)
             .channelOption(.autoRead, value: false)
@@ -205,7 +205,7 @@ func connect(
             .channelOption(.tcpOption(.tcp_nodelay), value: coalesce ? 0 : 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(StreamHandler(shared: box.shared))
+                    try channel.pipeline.syncOperations.addHandler(StreamHandler(shared: shared))
                 }
             }
         if let localPort {
@@ -216,21 +216,12 @@ func connect(
         }
         do {
             let channel = try await bootstrap.connect(to: target).get()
-            return try ClientStream(channel: channel, shared: box.shared, transcoder: transcoder, maxLineLength: maxLineLength)
+            return try ClientStream(channel: channel, shared: shared, transcoder: transcoder, maxLineLength: maxLineLength)
         } catch {
             lastError = StreamPortError.from(error, target.streamDescription)
         }
     }
     throw lastError ?? StreamPortError(.hostNotFound, "\(name) has no address")
-}
-
-/// The shared state a connecting channel's handler and its stream will use.
-final class SharedBox: Sendable {
-    let shared: StreamShared
-
-    init(observer: (@Sendable (StreamObservation) -> Void)?) {
-        shared = StreamShared(observer: observer)
-    }
 }
 
 extension TimeAmount {
