@@ -20,13 +20,20 @@ final class SignalWatcher: @unchecked Sendable {
     init(_ numbers: [Int32] = [SIGINT, SIGTERM]) {
         let (stream, continuation) = AsyncStream<Int32>.makeStream()
         signals = stream
+        // Dispatch registers a signal source asynchronously, and the signal is ignored until
+        // then: wait for the registrations, so a signal sent right after `listening on` is
+        // never lost.
+        let registered = DispatchGroup()
         sources = numbers.map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { continuation.yield(number) }
+            registered.enter()
+            source.setRegistrationHandler { registered.leave() }
             source.resume()
             return source
         }
+        _ = registered.wait(timeout: .now() + .seconds(2))
     }
 
     /// SIGTERM's number.
