@@ -1,6 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Async functions run on their caller's executor (SE-0461): a stream read on a connection's
+/// event loop stays there, with no executor switch on every call and return.
+let callerIsolated: [SwiftSetting] = [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+
 let package = Package(
     name: "StreamPorts",
     products: [
@@ -34,7 +38,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: callerIsolated
         ),
         .executableTarget(
             name: "portecho",
@@ -42,7 +47,8 @@ let package = Package(
                 "StreamPorts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: callerIsolated
         ),
         // Benchmarks: a transcoder throughput benchmark and a reference SwiftNIO line echo.
         .executableTarget(
