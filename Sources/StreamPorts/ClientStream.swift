@@ -40,39 +40,41 @@ public final class ClientStream: @unchecked Sendable {
     /// The longest line ``readLine(separator:includeSeparator:maxLength:)`` accepts, in bytes on
     /// the wire, line end excluded (default 1 MiB). A longer line throws `.lineTooLong`; the
     /// stream then skips the rest of that line and continues with the next one.
-    public var maxLineLength: Int
+    @exclusivity(unchecked) public var maxLineLength: Int
     /// How long a read may wait for the network before throwing `.timedOut` (nil: forever).
     /// The stream stays usable after a timeout.
-    public var readTimeout: Duration?
+    @exclusivity(unchecked) public var readTimeout: Duration?
     /// How long ``flushWriter()`` may wait for a peer that does not read (nil: forever).
-    public var writeTimeout: Duration?
+    @exclusivity(unchecked) public var writeTimeout: Duration?
     /// When output goes to the socket.
-    public var buffering: Buffering = .buffered
+    @exclusivity(unchecked) public var buffering: Buffering = .buffered
 
     let channel: any Channel
     let shared: StreamShared
 
-    // Reader state (one reader at a time).
-    private var buffer: ByteBuffer
-    private var bufferBase = 0          // stream offset of buffer.readerIndex
-    private var spare = CircularBuffer<ByteBuffer>(initialCapacity: 8)
-    private var afterCR = false
-    private var discardingLine = false
-    private var scanFrom = 0            // bytes of the buffer already searched for a line end
-    private var inputFinished = false   // no more bytes will arrive
+    // Reader state (one reader at a time). Stored properties on the hot path skip Swift's
+    // dynamic exclusivity checks: the one-reader/one-writer contract above is what keeps
+    // their accesses apart, and the checks cost about 5 % of a line echo.
+    @exclusivity(unchecked) private var buffer: ByteBuffer
+    @exclusivity(unchecked) private var bufferBase = 0          // stream offset of buffer.readerIndex
+    @exclusivity(unchecked) private var spare = CircularBuffer<ByteBuffer>(initialCapacity: 2)
+    @exclusivity(unchecked) private var afterCR = false
+    @exclusivity(unchecked) private var discardingLine = false
+    @exclusivity(unchecked) private var scanFrom = 0            // bytes of the buffer already searched for a line end
+    @exclusivity(unchecked) private var inputFinished = false   // no more bytes will arrive
     private let byteScan: Bool
     /// NEL or LS bytes may end lines (UTF-8 or Latin-1 with a Unicode EOL style).
     private let lineEndsNeedNonASCII: Bool
     private let lineDecoder: TextDecoder
     // Character mode
-    private var charMode = false
-    private var scalarDecoder: ScalarDecoder?
-    private var scalars: [Unicode.Scalar] = []
-    private var scalarOffsets: [Int] = []
-    private var scalarIndex = 0
-    private var fed = 0                 // buffer bytes given to the scalar decoder
-    private var decoderFinished = false
-    private var pendingDecodeError: (index: Int, error: StreamPortError)?
+    @exclusivity(unchecked) private var charMode = false
+    @exclusivity(unchecked) private var scalarDecoder: ScalarDecoder?
+    @exclusivity(unchecked) private var scalars: [Unicode.Scalar] = []
+    @exclusivity(unchecked) private var scalarOffsets: [Int] = []
+    @exclusivity(unchecked) private var scalarIndex = 0
+    @exclusivity(unchecked) private var fed = 0                 // buffer bytes given to the scalar decoder
+    @exclusivity(unchecked) private var decoderFinished = false
+    @exclusivity(unchecked) private var pendingDecodeError: (index: Int, error: StreamPortError)?
 
     // Writer state.
     private struct Writer {
@@ -82,13 +84,15 @@ public final class ClientStream: @unchecked Sendable {
     }
     private let writer: Mutex<Writer>
     private let lineEndBytes: [UInt8]?
+    /// UTF-8 with `"\n"` written as LF: a string's bytes go out as they are.
+    private let utf8PassThrough: Bool
 
     init(channel: any Channel, shared: StreamShared, transcoder: Transcoder, maxLineLength: Int) throws(TranscoderError) {
         self.channel = channel
         self.shared = shared
         self.transcoder = transcoder
         self.maxLineLength = maxLineLength
-        self.buffer = channel.allocator.buffer(capacity: 0)
+        self.buffer = ClientStream.emptyBuffer
         self.byteScan = transcoder.codec.lineEndsAreByteScannable(for: transcoder.eolStyle)
         self.lineEndsNeedNonASCII = transcoder.eolStyle.isUnicode && (transcoder.codec == .utf8 || transcoder.codec == .latin1)
         self.lineDecoder = try transcoder.makeDecoder()
@@ -96,7 +100,8 @@ public final class ClientStream: @unchecked Sendable {
         // Codecs without shift state get the line end's bytes once.
         let stateless = [Codec.utf8, .latin1, .ascii].contains(transcoder.codec)
         self.lineEndBytes = stateless ? try transcoder.encode("\n") : nil
-        self.writer = Mutex(Writer(out: channel.allocator.buffer(capacity: 0), encoder: encoder))
+        self.utf8PassThrough = transcoder.codec == .utf8 && transcoder.eolStyle.lineEnd == "\n"
+        self.writer = Mutex(Writer(out: ClientStream.emptyBuffer, encoder: encoder))
     }
 
     // MARK: Addresses
@@ -352,20 +357,42 @@ public final class ClientStream: @unchecked Sendable {
 
     /// Moves received bytes into the buffer, waiting for the network if there are none.
     /// Returns false once no more bytes will come.
+    ///
+    /// The synchronous steps live in separate functions that are not inlined, so that the
+    /// async frame a waiting connection keeps stays small.
     private func fill() async throws -> Bool {
         while true {
-            if takeInbound() { return true }
-            let (ended, failure) = shared.state.withLock { ($0.inputEnded && $0.inbound.isEmpty, $0.failure) }
-            if ended {
-                if let failure, failure.code != .closed {
-                    throw failure
-                }
-                inputFinished = true
-                return false
-            }
-            try await flushWriter()   // before waiting for the network
+            if let more = try takeInboundOrEnd() { return more }
+            if prepareToWait() { try await waitWritable() }
             try await waitForInput()
         }
+    }
+
+    /// True when bytes were taken, false at the end of input, nil when there are none yet.
+    /// - Throws: the connection's failure (a reset), if it ended with one.
+    @inline(never)
+    private func takeInboundOrEnd() throws -> Bool? {
+        if takeInbound() { return true }
+        let (ended, failure) = shared.state.withLock { ($0.inputEnded && $0.inbound.isEmpty, $0.failure) }
+        guard ended else { return nil }
+        if let failure, failure.code != .closed {
+            throw failure
+        }
+        inputFinished = true
+        return false
+    }
+
+    /// Before waiting for the network: hands pending output to the socket and lets go of the
+    /// consumed receive buffer (the channel then reads into it again instead of allocating
+    /// another, and an idle connection holds none). True when the socket is not writable.
+    @inline(never)
+    private func prepareToWait() -> Bool {
+        handOff()
+        if buffer.readableBytes == 0 && !charMode {
+            buffer = ClientStream.emptyBuffer
+            scanFrom = 0
+        }
+        return shared.state.withLock { !$0.writable && !$0.closed }
     }
 
     /// Appends everything the handler received; true if anything was.
@@ -663,6 +690,10 @@ public final class ClientStream: @unchecked Sendable {
     public func write(_ string: String) throws {
         try writer.withLock { (w: inout Writer) throws(StreamPortError) in
             guard !w.closed else { throw StreamPortError(.closed, "write to \(remoteAddress): the writer is closed") }
+            if utf8PassThrough {
+                w.out.writeString(string)
+                return
+            }
             do throws(TranscoderError) { try w.encoder.encode(string, into: &w.out) } catch { throw StreamPortError.wrapping(error) }
         }
         afterWrite(newline: buffering == .line && string.utf8.contains(0x0A))
@@ -686,6 +717,11 @@ public final class ClientStream: @unchecked Sendable {
     public func showln(_ string: String) throws {
         try writer.withLock { (w: inout Writer) throws(StreamPortError) in
             guard !w.closed else { throw StreamPortError(.closed, "write to \(remoteAddress): the writer is closed") }
+            if utf8PassThrough {
+                w.out.writeString(string)
+                w.out.writeInteger(UInt8(0x0A))
+                return
+            }
             do throws(TranscoderError) {
                 try w.encoder.encode(string, into: &w.out)
                 if let lineEndBytes { w.out.writeBytes(lineEndBytes) } else { try w.encoder.encode("\n", into: &w.out) }
@@ -724,13 +760,12 @@ public final class ClientStream: @unchecked Sendable {
     /// Gives pending output to the socket without waiting.
     @discardableResult
     func handOff() -> Bool {
-        let pending = writer.withLock { (w: inout Writer) -> ByteBuffer? in
+        guard var pending = writer.withLock({ (w: inout Writer) -> ByteBuffer? in
             guard w.out.readableBytes > 0 else { return nil }
-            let out = w.out
-            w.out = channel.allocator.buffer(capacity: max(1024, min(out.readableBytes, 65536)))
+            var out = ClientStream.emptyBuffer
+            swap(&out, &w.out)
             return out
-        }
-        guard let pending else { return false }
+        }) else { return false }
         if let observer = shared.observer {
             let count = pending.readableBytes
             let promise = channel.eventLoop.makePromise(of: Void.self)
@@ -739,8 +774,21 @@ public final class ClientStream: @unchecked Sendable {
         } else {
             channel.writeAndFlush(pending, promise: nil)
         }
+        // On the event loop the socket usually takes it all at once and lets go of the
+        // buffer: it becomes the next output buffer, without an allocation.
+        guard pending.capacity <= ClientStream.recycledOutputCapacity else { return true }
+        pending.clear()
+        writer.withLock { (w: inout Writer) in
+            if w.out.readableBytes == 0 { w.out = pending }
+        }
         return true
     }
+
+    /// A shared empty buffer: a placeholder that allocates only when written to.
+    static let emptyBuffer = ByteBufferAllocator().buffer(capacity: 0)
+
+    /// The largest output buffer kept for the next writes once handed off.
+    static let recycledOutputCapacity = 64 * 1024
 
     /// Hands pending output to the socket and waits while the peer is not reading (the
     /// channel's write buffer is over its high watermark).

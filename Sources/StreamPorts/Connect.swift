@@ -141,6 +141,9 @@ func makeServerBootstrap(
         .childChannelOption(.autoRead, value: false)
         .childChannelOption(.allowRemoteHalfClosure, value: true)
         .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+        // Receive buffers start at 512 bytes (NIO's default is 2 KiB) and grow with the
+        // traffic: an idle connection holds less.
+        .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
         .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 let shared = StreamShared()

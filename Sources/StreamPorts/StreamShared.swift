@@ -4,7 +4,7 @@ import Synchronization
 /// State shared between a connection's event loop (the handler) and the stream's user.
 final class StreamShared: Sendable {
     struct State {
-        var inbound = CircularBuffer<ByteBuffer>(initialCapacity: 8)
+        var inbound = CircularBuffer<ByteBuffer>(initialCapacity: 2)
         var inboundBytes = 0
         var inputEnded = false
         var failure: StreamPortError?

@@ -10,10 +10,10 @@ public final class ScalarDecoder {
     /// The transcoder this decoder implements.
     public let transcoder: Transcoder
     /// The EOL translation state (a CR was the last scalar).
-    public var translator: EOLTranslator
+    @exclusivity(unchecked) public var translator: EOLTranslator
     private let icu: ICUConverter
-    private var units: [UInt32] = []
-    private var unitOffsets: [Int32] = []
+    @exclusivity(unchecked) private var units: [UInt32] = []
+    @exclusivity(unchecked) private var unitOffsets: [Int32] = []
 
     /// Creates a decoder for `transcoder`.
     /// - Throws: ``TranscoderError`` when ICU cannot open the codec.

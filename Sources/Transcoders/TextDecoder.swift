@@ -25,17 +25,18 @@ public final class TextDecoder {
     /// The transcoder this decoder implements.
     public let transcoder: Transcoder
     /// Bytes taken from the input so far (including any held back as an incomplete sequence).
-    public private(set) var bytesAccepted = 0
+    @exclusivity(unchecked) public private(set) var bytesAccepted = 0
 
-    private var translator: EOLTranslator
+    // A decoder is used by one task at a time; its state skips dynamic exclusivity checks.
+    @exclusivity(unchecked) private var translator: EOLTranslator
     private let icu: ICUConverter?
-    private var carry: [UInt8] = []
-    private var atStart = true
+    @exclusivity(unchecked) private var carry: [UInt8] = []
+    @exclusivity(unchecked) private var atStart = true
     /// The stream's first bytes (up to 3), for the UTF-8 BOM rule on the ICU path.
-    private var head: [UInt8] = []
+    @exclusivity(unchecked) private var head: [UInt8] = []
     /// The codec is UTF-8 but converted by ICU (tests force this path).
     private let icuUTF8: Bool
-    private var scratch: [UInt8] = []
+    @exclusivity(unchecked) private var scratch: [UInt8] = []
 
     /// Creates a decoder for `transcoder`.
     /// - Throws: ``TranscoderError`` when ICU cannot open the codec.
@@ -98,7 +99,7 @@ public final class TextDecoder {
             bytes = UnsafeRawBufferPointer(rebasing: bytes[3...])
             streamOffset = 3
         }
-        if transcoder.codec.family == .utf8, let text = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) {
+        if transcoder.codec.family == .utf8, let text = UTF8Sequence.string(validating: bytes) {
             return text
         }
         carry.removeAll(keepingCapacity: true)

@@ -30,14 +30,17 @@ public final class TextEncoder {
     public let transcoder: Transcoder
     private let icu: ICUConverter?
     private let lineEnd: [UInt8]
-    private var scratchIn: [UInt8] = []
-    private var scratchOut: [UInt8] = []
+    /// The EOL style writes something other than LF for `"\n"`.
+    private let expandsLineEnds: Bool
+    @exclusivity(unchecked) private var scratchIn: [UInt8] = []
+    @exclusivity(unchecked) private var scratchOut: [UInt8] = []
 
     /// Creates an encoder for `transcoder`.
     /// - Throws: ``TranscoderError`` when ICU cannot open the codec.
     public init(_ transcoder: Transcoder) throws(TranscoderError) {
         self.transcoder = transcoder
         self.lineEnd = Array(transcoder.eolStyle.lineEnd.utf8)
+        self.expandsLineEnds = lineEnd != [0x0A]
         self.icu = transcoder.codec.family == .icu
             ? try ICUConverter(name: transcoder.codec.name, mode: transcoder.errorMode) : nil
     }
@@ -52,10 +55,26 @@ public final class TextEncoder {
     /// - Throws: ``TranscoderError`` (`.encoding`) in `.raise` mode.
     @inlinable
     public func encode<Sink: EncodedByteSink>(_ text: some StringProtocol, into sink: inout Sink) throws(TranscoderError) {
-        var text = String(text)
+        try encode(String(text), into: &sink)
+    }
+
+    /// Encodes `text` and appends the bytes to `sink` (a native string's bytes are read in
+    /// place).
+    /// - Parameters:
+    ///   - text: the characters; `"\n"` becomes the EOL style's sequence.
+    ///   - sink: where bytes go.
+    /// - Throws: ``TranscoderError`` (`.encoding`) in `.raise` mode.
+    @inlinable
+    public func encode<Sink: EncodedByteSink>(_ text: String, into sink: inout Sink) throws(TranscoderError) {
         var failure: TranscoderError?
-        text.withUTF8 { utf8 in
+        let done: Void? = text.utf8.withContiguousStorageIfAvailable { utf8 in
             do throws(TranscoderError) { try encodeUTF8(UnsafeRawBufferPointer(utf8), into: &sink) } catch { failure = error }
+        }
+        if done == nil {
+            var text = text
+            text.withUTF8 { utf8 in
+                do throws(TranscoderError) { try encodeUTF8(UnsafeRawBufferPointer(utf8), into: &sink) } catch { failure = error }
+            }
         }
         if let failure { throw failure }
     }
@@ -66,7 +85,6 @@ public final class TextEncoder {
     ///   - sink: where bytes go.
     /// - Throws: ``TranscoderError`` (`.encoding`) in `.raise` mode.
     public func encodeUTF8<Sink: EncodedByteSink>(_ utf8: UnsafeRawBufferPointer, into sink: inout Sink) throws(TranscoderError) {
-        let expandsLineEnds = lineEnd != [0x0A]
         switch transcoder.codec.family {
         case .utf8:
             if expandsLineEnds { forEachLine(utf8) { sink.appendEncoded($0) } lineEnd: { sink.appendEncoded($0) } }

@@ -58,3 +58,30 @@ enum UTF8Sequence {
         return end
     }
 }
+
+extension UTF8Sequence {
+    /// True when `bytes` is entirely valid UTF-8 (ASCII is checked eight bytes at a time).
+    @inline(__always)
+    static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let n = bytes.count
+        var i = 0
+        while i < n {
+            while i + 8 <= n, bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                i += 8
+            }
+            while i < n && bytes[i] < 0x80 { i += 1 }
+            guard i < n else { return true }
+            guard case .valid(let length) = classify(bytes, at: i, end: n) else { return false }
+            i += length
+        }
+        return true
+    }
+
+    /// A `String` of `bytes` when they are valid UTF-8, else nil. (`String(validating:as:)`
+    /// is generic and instantiates type metadata on every call; this path does not.)
+    @inline(__always)
+    static func string(validating bytes: UnsafeRawBufferPointer) -> String? {
+        guard isValid(bytes) else { return nil }
+        return String(decoding: bytes.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+    }
+}

@@ -152,14 +152,39 @@ struct Serve: AsyncParsableCommand {
 
     /// The seed's echo loop for one connection, then a close that loses no echo.
     static func echo(_ client: ClientStream, idleTimeout: Duration?, logger: Logger) async {
-        let peer = client.remoteAddress
-        logger.debug("\(peer): connected")
+        logConnected(client, logger)
         client.readTimeout = idleTimeout
-        let ending: Ending
+        let failure = await echoLines(client)
+        await close(client, after: failure, idleTimeout: idleTimeout, logger: logger)
+    }
+
+    @inline(never)
+    static func logConnected(_ client: ClientStream, _ logger: Logger) {
+        logger.debug("\(client.remoteAddress): connected")
+    }
+
+    /// Echoes lines until the stream ends (nil) or fails (the error). Kept apart from the
+    /// logging and closing around it: an idle connection's suspended task then holds small
+    /// async frames only (about 1 KiB in all instead of 5).
+    @inline(never)
+    static func echoLines(_ client: ClientStream) async -> (any Error)? {
         do {
             while let line = try await client.readLine() {
                 try client.showln(line)
             }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// Logs how a connection's echo loop ended and closes it accordingly.
+    @inline(never)
+    static func close(_ client: ClientStream, after failure: (any Error)?, idleTimeout: Duration?, logger: Logger) async {
+        let peer = client.remoteAddress
+        let ending: Ending
+        do {
+            if let failure { throw failure }
             logger.debug("\(peer): end of stream")
             ending = .endOfStream
         } catch let error as StreamPortError {
