@@ -904,4 +904,9 @@ public final class ClientStream: @unchecked Sendable {
 extension ByteBuffer: EncodedByteSink {
     @inlinable
     public mutating func appendEncoded(_ bytes: UnsafeRawBufferPointer) { writeBytes(bytes) }
+
+    @inlinable
+    public mutating func appendEncoded(reservingCapacity capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+        writeWithUnsafeMutableBytes(minimumWritableBytes: capacity, body)
+    }
 }

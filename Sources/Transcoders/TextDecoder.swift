@@ -109,7 +109,11 @@ public final class TextDecoder {
         bytesAccepted = streamOffset
         icu?.reset()
         var text = ""
-        try step(bytes, final: true, into: &text)
+        if transcoder.codec.family == .icu {
+            try icuStep(bytes, final: true, translating: false, into: &text)
+        } else {
+            try step(bytes, final: true, into: &text)
+        }
         return text
     }
 
@@ -272,7 +276,8 @@ public final class TextDecoder {
 
     // MARK: ICU
 
-    private func icuStep(_ chunk: UnsafeRawBufferPointer, final: Bool, into output: inout String) throws(TranscoderError) {
+    /// - Parameter translating: false for a line's content, which holds no line end.
+    private func icuStep(_ chunk: UnsafeRawBufferPointer, final: Bool, translating: Bool = true, into output: inout String) throws(TranscoderError) {
         guard let icu else { return }
         let start = chunk.baseAddress.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) } ?? emptyInput
         var src: UnsafePointer<UInt8>? = start
@@ -312,7 +317,7 @@ public final class TextDecoder {
                     atStart = false
                 }
             }
-            let end = translator.translateUTF8(buffer, from: first, to: written)
+            let end = translating ? translator.translateUTF8(buffer, from: first, to: written) : written
             if first > 0 { base.update(from: base + first, count: end - first) }
             return end - first
         }
@@ -332,7 +337,7 @@ public final class TextDecoder {
                 }
                 if status == Int32(SP_TARGET_FULL) { scratch.append(contentsOf: repeatElement(0, count: scratch.count)) }
             } while status == Int32(SP_TARGET_FULL)
-            let end = scratch.withUnsafeMutableBufferPointer { self.translator.translateUTF8($0, from: 0, to: written) }
+            let end = translating ? scratch.withUnsafeMutableBufferPointer { self.translator.translateUTF8($0, from: 0, to: written) } : written
             appendScratch(end, to: &output)
         }
         bytesAccepted += src! - start

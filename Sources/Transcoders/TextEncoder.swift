@@ -5,6 +5,20 @@ import CStreamPortsICU
 public protocol EncodedByteSink {
     /// Appends `bytes`.
     mutating func appendEncoded(_ bytes: UnsafeRawBufferPointer)
+
+    /// Lets `body` write up to `capacity` bytes in place and appends the count it returns.
+    /// The default goes through a temporary buffer; sinks with spare capacity (NIO's
+    /// `ByteBuffer`) hand out their own storage, which saves a copy.
+    mutating func appendEncoded(reservingCapacity capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int)
+}
+
+extension EncodedByteSink {
+    public mutating func appendEncoded(reservingCapacity capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+        withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 1) { scratch in
+            let written = body(scratch)
+            appendEncoded(UnsafeRawBufferPointer(rebasing: scratch[0..<written]))
+        }
+    }
 }
 
 extension Array: EncodedByteSink where Element == UInt8 {
@@ -196,18 +210,17 @@ public final class TextEncoder {
         var src: UnsafePointer<UInt8>? = start
         let limit = start + utf8.count
         var error = sp_error()
-        let capacity = max(utf8.count * 2 + 64, 1024)
-        if scratchOut.count < capacity { scratchOut = [UInt8](repeating: 0, count: capacity) }
-        var status: Int32
+        // ICU writes into the sink's own storage; two bytes per UTF-8 byte cover every codec
+        // but rare expansions, which continue in the next round.
+        let capacity = utf8.count * 2 + 64
+        var status = Int32(SP_OK)
         repeat {
-            var written = 0
-            status = scratchOut.withUnsafeMutableBufferPointer { out in
-                var dst: UnsafeMutablePointer<UInt8>? = out.baseAddress!
-                let result = sp_encode(icu.handle, &src, limit, &dst, out.baseAddress! + out.count, flush ? 1 : 0, &error)
-                written = dst! - out.baseAddress!
-                return result
+            sink.appendEncoded(reservingCapacity: capacity) { out in
+                let base = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                var dst: UnsafeMutablePointer<UInt8>? = base
+                status = sp_encode(icu.handle, &src, limit, &dst, base + out.count, flush ? 1 : 0, &error)
+                return dst! - base
             }
-            scratchOut.withUnsafeBytes { sink.appendEncoded(UnsafeRawBufferPointer(rebasing: $0[0..<written])) }
         } while status == Int32(SP_TARGET_FULL)
         switch status {
         case Int32(SP_OK):
