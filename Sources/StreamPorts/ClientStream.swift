@@ -718,8 +718,7 @@ public final class ClientStream: @unchecked Sendable {
         try writer.withLock { (w: inout Writer) throws(StreamPortError) in
             guard !w.closed else { throw StreamPortError(.closed, "write to \(remoteAddress): the writer is closed") }
             if utf8PassThrough {
-                w.out.writeString(string)
-                w.out.writeInteger(UInt8(0x0A))
+                ClientStream.writeUTF8Line(string, into: &w.out)
                 return
             }
             do throws(TranscoderError) {
@@ -730,6 +729,19 @@ public final class ClientStream: @unchecked Sendable {
             }
         }
         afterWrite(newline: buffering == .line)
+    }
+
+    /// Appends `string`'s UTF-8 bytes and an LF in one step.
+    @inline(__always)
+    private static func writeUTF8Line(_ string: String, into out: inout ByteBuffer) {
+        var string = string
+        string.withUTF8 { utf8 in
+            _ = out.writeWithUnsafeMutableBytes(minimumWritableBytes: utf8.count + 1) { raw in
+                raw.copyMemory(from: UnsafeRawBufferPointer(utf8))
+                raw[utf8.count] = 0x0A
+                return utf8.count + 1
+            }
+        }
     }
 
     /// Writes the items' textual forms, one after another, like Slogan's `show`.
@@ -788,7 +800,7 @@ public final class ClientStream: @unchecked Sendable {
     static let emptyBuffer = ByteBufferAllocator().buffer(capacity: 0)
 
     /// The largest output buffer kept for the next writes once handed off.
-    static let recycledOutputCapacity = 64 * 1024
+    static let recycledOutputCapacity = 1024 * 1024
 
     /// Hands pending output to the socket and waits while the peer is not reading (the
     /// channel's write buffer is over its high watermark).

@@ -65,8 +65,17 @@ extension UTF8Sequence {
     static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let n = bytes.count
         var i = 0
+        let high: UInt64 = 0x8080_8080_8080_8080
         while i < n {
-            while i + 8 <= n, bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+            while i + 32 <= n {
+                let a = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let b = bytes.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)
+                let c = bytes.loadUnaligned(fromByteOffset: i + 16, as: UInt64.self)
+                let d = bytes.loadUnaligned(fromByteOffset: i + 24, as: UInt64.self)
+                guard (a | b | c | d) & high == 0 else { break }
+                i += 32
+            }
+            while i + 8 <= n, bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self) & high == 0 {
                 i += 8
             }
             while i < n && bytes[i] < 0x80 { i += 1 }
