@@ -135,7 +135,7 @@ func makeServerBootstrap(
         .serverChannelOption(.socketOption(.so_reuseaddr), value: reuseAddress ? 1 : 0)
         .serverChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(AcceptErrorLogger(logger: logger))
+                try channel.pipeline.syncOperations.addHandler(AcceptController(logger: logger))
             }
         }
         .childChannelOption(.autoRead, value: false)

@@ -1,4 +1,3 @@
-import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -127,22 +126,5 @@ final class AcceptQueue: Sendable {
         }
         waiter?.resume(returning: stream)
         return accepted
-    }
-}
-
-/// Logs accept-loop trouble (EMFILE and friends are backed off by NIO's AcceptBackoffHandler).
-final class AcceptErrorLogger: ChannelInboundHandler, Sendable {
-    typealias InboundIn = any Channel
-    let logger: Logger
-
-    init(logger: Logger) { self.logger = logger }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        logger.warning("accept failed, backing off: \(error)")
-        context.fireErrorCaught(error)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.fireChannelRead(data)
     }
 }
