@@ -8,9 +8,10 @@ import Darwin
 import Logging
 import NIOCore
 
-/// The first handler of every listening channel: logs failed accepts, and pauses accepting for
-/// ``backoff`` after a failure for want of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM), until
-/// an accept succeeds again.
+/// The first handler of every listening channel: counts accepted connections into its
+/// ``AcceptQueue`` (which stops accepting while its limit of connections wait for `read()`),
+/// logs failed accepts, and pauses accepting for ``backoff`` after a failure for want of
+/// resources (EMFILE, ENFILE, ENOBUFS, ENOMEM), until an accept succeeds again.
 ///
 /// Why not NIO's `AcceptBackoffHandler`: when the *first* accept of a readiness event fails,
 /// NIO's server channel keeps its read pending and stays registered for readability, so the
@@ -24,13 +25,22 @@ final class AcceptController: ChannelInboundHandler {
     /// How long accepting pauses after a failure for want of resources.
     static let backoff: TimeAmount = .seconds(1)
 
+    private let queue: AcceptQueue
     private let logger: Logger
     private var failures = 0
     private var failingSince: NIODeadline = .now()
 
-    init(logger: Logger) { self.logger = logger }
+    init(queue: AcceptQueue, logger: Logger) {
+        self.queue = queue
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        queue.attach(context.channel)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        queue.accepted(unwrapInboundIn(data))
         if failures > 0 {
             let tenths = (NIODeadline.now() - failingSince).nanoseconds / 100_000_000
             logger.notice("accepting again on \(listening(context)) after \(failures) failed attempt(s) over \(tenths / 10).\(tenths % 10) s")
@@ -54,7 +64,7 @@ final class AcceptController: ChannelInboundHandler {
             } else {
                 logger.debug("\(reason) (attempt \(failures))")
             }
-            pause(context.channel)
+            pause(context.eventLoop)
         case ECONNABORTED:
             // A peer gave up before its connection was accepted; NIO goes on to the next one.
             logger.debug("\(reason)")
@@ -63,10 +73,11 @@ final class AcceptController: ChannelInboundHandler {
         }
     }
 
-    private func pause(_ channel: any Channel) {
-        channel.setOption(.autoRead, value: false).whenFailure { _ in }   // on the loop: at once
-        channel.eventLoop.scheduleTask(in: AcceptController.backoff) {
-            channel.setOption(.autoRead, value: true).whenFailure { _ in }
+    private func pause(_ eventLoop: any EventLoop) {
+        let queue = self.queue
+        queue.setBackingOff(true)   // on the loop: at once
+        eventLoop.scheduleTask(in: AcceptController.backoff) {
+            queue.setBackingOff(false)
         }
     }
 
