@@ -1,0 +1,46 @@
+import Testing
+@testable import StreamPorts
+
+/// Addresses and names may come from a peer: a NUL cannot smuggle a different address past the
+/// parser, and error messages never carry control or format characters raw, so logging them
+/// cannot inject terminal escapes or forge lines.
+@Suite("Untrusted input", .timeLimit(.minutes(1)))
+struct UntrustedInputTests {
+    static func isRaw(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+            || [.format, .lineSeparator, .paragraphSeparator].contains(scalar.properties.generalCategory)
+    }
+
+    @Test(arguments: ["evil\u{1B}[31mhost:80x", "a\nforged log line:1x", "x\u{202E}gnp.exe:80x", "[::1\u{7}]:80"])
+    func invalidAddressesAreEscaped(address: String) async {
+        do {
+            _ = try await tcpClientStream(address, connectTimeout: .seconds(1))
+            Issue.record("\(address.debugDescription) connected")
+        } catch let error as StreamPortError {
+            #expect(error.code == .invalidAddress, "\(error)")
+            #expect(!error.message.unicodeScalars.contains(where: Self.isRaw), "raw control in \(error.message.debugDescription)")
+            #expect(error.message.contains("\\x") || error.message.contains("\\u{"), "\(error.message)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func initializerEscapes() {
+        let error = StreamPortError(.system, "peer said \u{1B}]0;owned\u{7} and \u{2028}more")
+        #expect(error.message == "peer said \\x1B]0;owned\\x07 and \\u{2028}more")
+    }
+
+    @Test func decodingErrorsShowBadBytesInHexOnly() async throws {
+        let raise = Transcoder(codec: .utf8, eolStyle: .lf, errorMode: .raise)
+        try await withPair(server: raise) { server, peer in
+            try await send(peer, [0x1B, 0x5B, 0x32, 0x4A, 0xFF, 0x1B, 0x0A])
+            do {
+                _ = try await server.readLine()
+                Issue.record("no decoding error")
+            } catch let error as StreamPortError {
+                #expect(error.code == .decoding)
+                #expect(error.message == "cannot decode byte sequence FF at byte offset 4 as UTF-8: invalid sequence", "\(error.message)")
+            }
+        }
+    }
+}
