@@ -25,6 +25,14 @@ struct UntrustedInputTests {
         }
     }
 
+    @Test(arguments: ["127.0.0.1\u{0}.evil.example:80", "[::1\u{0}junk]:80", "::1\u{0}", "10.0.0.1\u{0}"])
+    func aNULNeverTruncatesAnAddress(address: String) {
+        #expect(throws: StreamPortError.self, "\(address.debugDescription) parsed") {
+            _ = try StreamAddress.parse(address, port: address.hasSuffix("\u{0}") ? 80 : nil)
+        }
+        #expect(throws: StreamPortError.self) { _ = try hostByAddress(address) }
+    }
+
     @Test func initializerEscapes() {
         let error = StreamPortError(.system, "peer said \u{1B}]0;owned\u{7} and \u{2028}more")
         #expect(error.message == "peer said \\x1B]0;owned\\x07 and \\u{2028}more")
