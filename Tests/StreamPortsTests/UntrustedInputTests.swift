@@ -52,3 +52,33 @@ struct UntrustedInputTests {
         }
     }
 }
+
+/// A peer drives TCPSocket's `.readyRead` events: they must not pile up without bound when the
+/// application reads the data but never iterates the events.
+@Suite("TCPSocket event buffer", .timeLimit(.minutes(1)))
+struct TCPSocketEventBufferTests {
+    @Test("5,000 reads, events never consumed: at most eventBufferLimit wait, the newest ones")
+    func eventsAreBounded() async throws {
+        try await withServer { server in
+            let socket = TCPSocket(transcoder: Transcoder(eolStyle: .lf))
+            try await socket.connect("127.0.0.1", server.localPort)
+            let accepted = try #require(await server.read(timeout: .seconds(5)))
+            for i in 0..<5000 {
+                try accepted.write(bytes: [UInt8(truncatingIfNeeded: i)])
+                try await accepted.flushWriter()
+                #expect(try await socket.readAll() == [UInt8(truncatingIfNeeded: i)])
+            }
+            await socket.abort()
+            await accepted.abort()
+            var count = 0
+            var last: TCPSocket.Event?
+            for await event in socket.events {
+                count += 1
+                last = event
+                if event == .disconnected { break }
+            }
+            #expect(count <= TCPSocket.eventBufferLimit, "\(count) events buffered")
+            #expect(last == .disconnected)
+        }
+    }
+}
