@@ -62,5 +62,30 @@ extension Faults {
             #expect(try await server.stats.waitForFDs(baseline) == baseline)
             try await server.stop()
         }
+
+        @Test("An over-long line in a codec framed on decoded characters (UTF-16LE): memory bounded, others served")
+        func overLongDecodedLine() async throws {
+            let server = try await FaultServer(["--encoding", "UTF-16LE", "--max-line-length", "65536"])
+            defer { server.process.kill() }
+            let other = try server.client()
+            let hello = Array("hello\n".utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] })
+            try await other.send(hello)
+            #expect(try await other.read(hello.count) == hello)
+            server.stats.resetPeak()
+            let before = try server.stats.memory()
+            let long = try server.client()
+            let flood = [UInt8](repeating: 0, count: 16 << 20).enumerated().map { $0.offset % 2 == 0 ? UInt8(ascii: "A") : 0 }
+            let taken = try await long.sendWhileAccepted(flood, seconds: 5)
+            #expect(try await long.closedByPeer(timeout: 10), "the server kept the connection of an over-long line open")
+            long.close()
+            let after = try server.stats.memory()
+            try await other.send(hello)
+            #expect(try await other.read(hello.count) == hello)
+            #expect(try await server.process.stderrContains("is longer than 65536 bytes"), "stderr: \(server.process.stderr.text)")
+            print("[faults] bad input: a 16 MB UTF-16LE line (\(taken / 1024) KiB taken) against --max-line-length 64 KiB: server RSS \(mib(before.rss)) → peak \(mib(after.peak)) MiB")
+            #expect(after.peak - before.rss < 8 * 1024, "server peak grew by \(mib(after.peak - before.rss)) MiB for a 64 KiB line limit")
+            other.close()
+            try await server.stop()
+        }
     }
 }

@@ -53,6 +53,27 @@ extension Faults {
             witness.close()
             try await server.stop()
         }
+
+        @Test("With --idle-timeout, a client that sends and never reads is closed once its echoes stall that long")
+        func idleTimeoutClosesANonReader() async throws {
+            let server = try await FaultServer(["--idle-timeout", "0.5", "--log-level", "info"])
+            defer { server.process.kill() }
+            try await server.warmUp()
+            let baseline = try await server.stats.settledFDs()
+            let flooder = try server.client(receiveBuffer: 65536)
+            let start = ContinuousClock.now
+            let sent = try await flooder.sendUntilStalled(FloodPattern(total: 64 << 20), stall: 5, timeout: 20)
+            // Closed within twice the timeout (echoes stalled, then the close's own drain), plus slack.
+            #expect(try await server.stats.waitForFDs(baseline, timeout: 10) == baseline, "the non-reading client's connection is still open")
+            let closedAfter = seconds(since: start)
+            let witness = try server.client()
+            try await expectEcho(witness, "still served")
+            #expect(try await server.process.stderrContains("the peer is not reading"), "stderr: \(server.process.stderr.text)")
+            print("[faults] flood with --idle-timeout 0.5: \(sent >> 20) MB taken, then the server closed the connection (\(closedAfter) s after the flood began)")
+            flooder.close()
+            witness.close()
+            try await server.stop()
+        }
     }
 }
 
@@ -92,8 +113,8 @@ struct FloodPattern: Sendable {
 }
 
 extension TestClient {
-    /// Sends `pattern` without reading, until all of it is sent or nothing more is taken for
-    /// `stall` seconds (at most `timeout`); returns the bytes sent.
+    /// Sends `pattern` without reading, until all of it is sent, nothing more is taken for
+    /// `stall` seconds (at most `timeout`), or the peer resets; returns the bytes sent.
     func sendUntilStalled(_ pattern: FloodPattern, stall: Double, timeout: Double) async throws -> Int {
         try await offPool { [self] in
             var chunk = [UInt8](repeating: 0, count: 65536)
@@ -108,6 +129,8 @@ extension TestClient {
                 if sent > 0 {
                     offset += sent
                     lastProgress = Date()
+                } else if sent < 0 && (errno == ECONNRESET || errno == EPIPE) {
+                    break
                 } else if sent < 0 && errno != EAGAIN && errno != EINTR {
                     throw TestFailure("send: errno \(errno) after \(offset) bytes")
                 }
