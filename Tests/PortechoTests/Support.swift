@@ -188,7 +188,7 @@ final class TestClient: @unchecked Sendable {
         var v4 = sockaddr_in(), v6 = sockaddr_in6()
         let isV6 = inet_pton(AF_INET6, host, &v6.sin6_addr) == 1
         if !isV6 { guard inet_pton(AF_INET, host, &v4.sin_addr) == 1 else { throw TestFailure("bad address \(host)") } }
-        fd = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
         if var size = receiveBuffer {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -313,7 +313,7 @@ func preview(_ bytes: [UInt8]) -> String {
 
 /// Whether this machine has IPv6 loopback.
 let ipv6Loopback: Bool = {
-    let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
     var a = sockaddr_in6()

@@ -45,7 +45,7 @@ final class Swarm: @unchecked Sendable {
         inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
         var pending: [pollfd] = []
         for _ in 0..<n {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { throw TestFailure("socket: errno \(errno) after \(fds.count) connections") }
             fds.append(fd)
             let status = withUnsafePointer(to: &address) {

@@ -13,7 +13,7 @@ struct AcceptLimitTests {
     func connectMany(_ count: Int, port: Int) async throws -> [Int32] {
         var fds: [Int32] = []
         for i in 0..<count {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             #expect(fd >= 0)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)

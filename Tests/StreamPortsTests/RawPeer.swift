@@ -11,7 +11,7 @@ final class RawPeer: @unchecked Sendable {
 
     /// Connects to 127.0.0.1:`port` (non-blocking afterwards); `receiveBuffer` sets SO_RCVBUF first.
     init(port: Int, receiveBuffer: Int32? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw StreamPortError(.system, "socket: errno \(errno)") }
         if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         var address = sockaddr_in()
