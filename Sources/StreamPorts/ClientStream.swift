@@ -31,7 +31,8 @@ public final class ClientStream: @unchecked Sendable {
         case unbuffered
         /// Output is flushed at each newline.
         case line
-        /// Explicit ``flushWriter()``, plus the automatic flush before a read waits.
+        /// Explicit ``flushWriter()``, plus the automatic flush before a read waits, and a
+        /// hand-off to the socket whenever 256 KiB are pending.
         case buffered
     }
 
@@ -398,7 +399,9 @@ public final class ClientStream: @unchecked Sendable {
     /// Appends everything the handler received; true if anything was.
     private func takeInbound() -> Bool {
         let needRead = shared.state.withLock { s -> Bool? in
-            guard !s.inbound.isEmpty else { return nil }
+            // Nothing while the peer is not taking our output: the reader then flushes and
+            // waits for writability in fill() instead of reading on and piling up replies.
+            guard !s.inbound.isEmpty, s.writable else { return nil }
             swap(&s.inbound, &spare)
             s.inboundBytes = 0
             let request = !s.readInFlight && !s.inputEnded
@@ -688,26 +691,28 @@ public final class ClientStream: @unchecked Sendable {
     /// - Parameter string: the text.
     /// - Throws: ``StreamPortError`` `.encoding` (`.raise` mode) or `.closed`.
     public func write(_ string: String) throws {
-        try writer.withLock { (w: inout Writer) throws(StreamPortError) in
+        let pending = try writer.withLock { (w: inout Writer) throws(StreamPortError) -> Int in
             guard !w.closed else { throw StreamPortError(.closed, "write to \(remoteAddress): the writer is closed") }
             if utf8PassThrough {
                 w.out.writeString(string)
-                return
+                return w.out.readableBytes
             }
             do throws(TranscoderError) { try w.encoder.encode(string, into: &w.out) } catch { throw StreamPortError.wrapping(error) }
+            return w.out.readableBytes
         }
-        afterWrite(newline: buffering == .line && string.utf8.contains(0x0A))
+        afterWrite(newline: buffering == .line && string.utf8.contains(0x0A), pending: pending)
     }
 
     /// Writes raw bytes, bypassing the transcoder.
     /// - Parameter bytes: the bytes.
     /// - Throws: ``StreamPortError`` `.closed`.
     public func write(bytes: some Sequence<UInt8>) throws {
-        try writer.withLock { (w: inout Writer) throws(StreamPortError) in
+        let pending = try writer.withLock { (w: inout Writer) throws(StreamPortError) -> Int in
             guard !w.closed else { throw StreamPortError(.closed, "write to \(remoteAddress): the writer is closed") }
             w.out.writeBytes(bytes)
+            return w.out.readableBytes
         }
-        afterWrite(newline: buffering == .line)
+        afterWrite(newline: buffering == .line, pending: pending)
     }
 
     /// Writes `string` then a line end, in one step (the hot path of a line server).
@@ -715,11 +720,11 @@ public final class ClientStream: @unchecked Sendable {
     /// - Throws: ``StreamPortError`` `.encoding` (`.raise` mode; nothing of the line is
     ///   written after the unencodable character) or `.closed`.
     public func showln(_ string: String) throws {
-        try writer.withLock { (w: inout Writer) throws(StreamPortError) in
+        let pending = try writer.withLock { (w: inout Writer) throws(StreamPortError) -> Int in
             guard !w.closed else { throw StreamPortError(.closed, "write to \(remoteAddress): the writer is closed") }
             if utf8PassThrough {
                 ClientStream.writeUTF8Line(string, into: &w.out)
-                return
+                return w.out.readableBytes
             }
             do throws(TranscoderError) {
                 try w.encoder.encode(string, into: &w.out)
@@ -727,8 +732,9 @@ public final class ClientStream: @unchecked Sendable {
             } catch {
                 throw StreamPortError.wrapping(error)
             }
+            return w.out.readableBytes
         }
-        afterWrite(newline: buffering == .line)
+        afterWrite(newline: buffering == .line, pending: pending)
     }
 
     /// Appends `string`'s UTF-8 bytes and an LF in one step.
@@ -765,8 +771,8 @@ public final class ClientStream: @unchecked Sendable {
         try showln(string)
     }
 
-    private func afterWrite(newline: Bool) {
-        if buffering == .unbuffered || newline { handOff() }
+    private func afterWrite(newline: Bool, pending: Int) {
+        if buffering == .unbuffered || newline || pending >= StreamShared.outputHandOff { handOff() }
     }
 
     /// Gives pending output to the socket without waiting.

@@ -29,7 +29,9 @@ public enum StreamDefaults {
 ///     unbracketed IPv6 literal with `port:`, or all digits (a port on loopback). See
 ///     ``StreamAddress``.
 ///   - port: the port, when not in `address` (must agree if in both).
-///   - backlog: the listen backlog (default 128).
+///   - backlog: the listen backlog (default 128). It also bounds the accepted connections
+///     waiting for ``ServerStream/read()``: at that many the server stops accepting (the
+///     kernel's backlog then holds the next ones) until `read()` takes one.
 ///   - reuseAddress: set SO_REUSEADDR (default true).
 ///   - transcoder: the transcoder of every accepted stream.
 ///   - maxLineLength: the accepted streams' longest line, in bytes.
@@ -50,7 +52,7 @@ public func tcpServerStream(
 /// Slogan: never all interfaces by surprise).
 /// - Parameters:
 ///   - port: the port (0: any free one).
-///   - backlog: the listen backlog.
+///   - backlog: the listen backlog; also the most accepted connections waiting for `read()`.
 ///   - reuseAddress: set SO_REUSEADDR.
 ///   - transcoder: the transcoder of every accepted stream.
 ///   - maxLineLength: the accepted streams' longest line, in bytes.
@@ -86,7 +88,7 @@ public func tcpServerStream(
 /// - Parameters:
 ///   - address: the eight groups.
 ///   - port: the port.
-///   - backlog: the listen backlog.
+///   - backlog: the listen backlog; also the most accepted connections waiting for `read()`.
 ///   - reuseAddress: set SO_REUSEADDR.
 ///   - transcoder: the transcoder of every accepted stream.
 /// - Returns: the listening server stream.
@@ -108,7 +110,7 @@ func listen(
     guard let target = try address.resolveForListening().first else {
         throw StreamPortError(.hostNotFound, "\(address) has no address to bind")
     }
-    let queue = AcceptQueue()
+    let queue = AcceptQueue(limit: backlog)
     var bootstrap = makeServerBootstrap(
         queue: queue, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
         maxLineLength: maxLineLength, logger: logger)
@@ -135,7 +137,7 @@ func makeServerBootstrap(
         .serverChannelOption(.socketOption(.so_reuseaddr), value: reuseAddress ? 1 : 0)
         .serverChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(AcceptErrorLogger(logger: logger))
+                try channel.pipeline.syncOperations.addHandler(AcceptController(queue: queue, logger: logger))
             }
         }
         .childChannelOption(.autoRead, value: false)

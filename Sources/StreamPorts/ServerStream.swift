@@ -1,10 +1,12 @@
-import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
 
 /// A listening TCP port whose ``read()`` yields one ``ClientStream`` per connection
 /// (Slogan's `tcp_server_stream`). Also an `AsyncSequence` of client streams.
+///
+/// Connections are accepted ahead of `read()`, up to the listen backlog: while that many wait,
+/// the server stops accepting and the kernel's backlog holds the next ones.
 ///
 /// ```swift
 /// let server = try await tcpServerStream("127.0.0.1:2020")
@@ -49,10 +51,7 @@ public final class ServerStream: AsyncSequence, Sendable {
     }
 
     private func read(timeoutNanoseconds: Int64?) async -> ClientStream? {
-        if let ready = accepted.state.withLock({ s -> ClientStream?? in
-            if let first = s.queue.popFirst() { return .some(first) }
-            return s.closed ? .some(nil) : nil
-        }) { return ready }
+        if let ready = accepted.take() { return ready }
         if timeoutNanoseconds == 0 { return nil }
         let accepted = self.accepted
         let id = accepted.state.withLock { s -> Int in s.waiterID += 1; return s.waiterID }
@@ -67,13 +66,7 @@ public final class ServerStream: AsyncSequence, Sendable {
         defer { scheduled?.cancel() }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<ClientStream?, Never>) in
-                let immediate = accepted.state.withLock { s -> ClientStream?? in
-                    if let first = s.queue.popFirst() { return .some(first) }
-                    if s.closed || Task.isCancelled { return .some(nil) }
-                    s.waiter = continuation
-                    return nil
-                }
-                if let immediate { continuation.resume(returning: immediate) }
+                if let immediate = accepted.take(orWait: continuation) { continuation.resume(returning: immediate) }
             }
         } onCancel: {
             wake()
@@ -101,48 +94,4 @@ public final class ServerStream: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(server: self) }
-}
-
-/// Accepted streams not yet handed out, and the task waiting for one.
-final class AcceptQueue: Sendable {
-    struct State {
-        var queue = CircularBuffer<ClientStream>()
-        var waiter: CheckedContinuation<ClientStream?, Never>?
-        var waiterID = 0
-        var closed = false
-    }
-
-    let state = Mutex(State())
-
-    /// Hands `stream` to a waiting reader or queues it; false when the server is closed.
-    func push(_ stream: ClientStream) -> Bool {
-        let (accepted, waiter) = state.withLock { s -> (Bool, CheckedContinuation<ClientStream?, Never>?) in
-            if s.closed { return (false, nil) }
-            if let w = s.waiter {
-                s.waiter = nil
-                return (true, w)
-            }
-            s.queue.append(stream)
-            return (true, nil)
-        }
-        waiter?.resume(returning: stream)
-        return accepted
-    }
-}
-
-/// Logs accept-loop trouble (EMFILE and friends are backed off by NIO's AcceptBackoffHandler).
-final class AcceptErrorLogger: ChannelInboundHandler, Sendable {
-    typealias InboundIn = any Channel
-    let logger: Logger
-
-    init(logger: Logger) { self.logger = logger }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        logger.warning("accept failed, backing off: \(error)")
-        context.fireErrorCaught(error)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.fireChannelRead(data)
-    }
 }

@@ -9,7 +9,8 @@ import NIOCore
 @_exported import Transcoders
 
 /// The one error type of StreamPorts: a code, the OS error number where there is one, and a
-/// message naming the input and the reason.
+/// message naming the input and the reason (bytes from a peer in hex, control and format
+/// characters escaped: safe to log).
 ///
 /// ```swift
 /// do {
@@ -62,12 +63,13 @@ public struct StreamPortError: Error, Sendable, Hashable, CustomStringConvertibl
     /// - Parameters:
     ///   - code: the kind.
     ///   - errno: the OS error number, if any.
-    ///   - message: the message.
+    ///   - message: the message; control and format characters in it (from quoted input) are
+    ///     written as `\xNN` or `\u{NNNN}`, so that it is safe to log.
     ///   - transcoderError: the underlying transcoder error, if any.
     public init(_ code: Code, errno: Int32? = nil, _ message: String, transcoderError: TranscoderError? = nil) {
         self.code = code
         self.errno = errno
-        self.message = message
+        self.message = escapingControls(message)
         self.transcoderError = transcoderError
     }
 

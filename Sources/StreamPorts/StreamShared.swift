@@ -21,6 +21,9 @@ final class StreamShared: Sendable {
 
     /// Unread input the handler keeps asking the socket for (TCP pushes back above it).
     static let inboundHighWater = 256 * 1024
+    /// Buffered output handed to the channel without waiting for a flush, so that NIO's write
+    /// watermarks see it (and the reader stops taking input while the channel is unwritable).
+    static let outputHandOff = 256 * 1024
 
     let state = Mutex(State())
     /// Told about arrivals, closes and completed writes (``TCPSocket``'s events); nil for

@@ -179,7 +179,8 @@ public final class TCPServer: Sendable {
     }
 
     /// Starts accepting connections (Lua's `listen(backlog)`).
-    /// - Parameter backlog: the listen backlog.
+    /// - Parameter backlog: the listen backlog; also the most accepted connections waiting for
+    ///   ``accept(timeout:)`` (at that many the server stops accepting until one is taken).
     /// - Throws: ``StreamPortError`` `.operation` before `bind`, `.invalidAddress` for a
     ///   negative backlog, or the OS error.
     public func listen(_ backlog: Int = 128) async throws {
@@ -195,7 +196,7 @@ public final class TCPServer: Sendable {
             s.fd = -1   // NIO owns it from here
             return fd
         }
-        let queue = AcceptQueue()
+        let queue = AcceptQueue(limit: backlog)
         let bootstrap = makeServerBootstrap(
             queue: queue, backlog: backlog, reuseAddress: true, transcoder: transcoder,
             maxLineLength: maxLineLength, logger: logger)

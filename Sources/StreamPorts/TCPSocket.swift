@@ -148,14 +148,18 @@ public final class TCPSocket: Sendable {
     private let connection = Mutex<(stream: ClientStream?, localPort: Int?)>((nil, nil))
     /// The transcoder of the connection's stream.
     public let transcoder: Transcoder
-    /// The events, in order. One consumer.
+    /// The events, in order. One consumer. The newest ``eventBufferLimit`` events wait for it;
+    /// one that falls further behind (or never iterates) loses the oldest, since the peer
+    /// drives `.readyRead` and the buffer must not grow with its traffic.
     public let events: AsyncStream<Event>
+    /// How many events wait for a consumer at most (4,096).
+    public static let eventBufferLimit = 4096
 
     /// Creates an unconnected socket.
     /// - Parameter transcoder: the transcoder of its stream.
     public init(transcoder: Transcoder = .default) {
         self.transcoder = transcoder
-        let (events, continuation) = AsyncStream<Event>.makeStream()
+        let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(TCPSocket.eventBufferLimit))
         self.events = events
         self.core = Core(continuation: continuation)
     }

@@ -2,6 +2,7 @@
 ///
 /// The message names the input and the reason, for example
 /// `cannot decode byte sequence CE 65 at byte offset 3 as UTF-8: invalid or incomplete sequence`.
+/// Bytes are shown in hex and characters that could act on a terminal as escapes, never raw.
 public struct TranscoderError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong.
     public enum Code: String, Sendable, Hashable {
@@ -29,13 +30,15 @@ public struct TranscoderError: Error, Sendable, Hashable, CustomStringConvertibl
     /// For `.unknownCodec`: the closest known codec names.
     public let suggestions: [String]
 
-    /// Creates an error. Library code uses the specific factory methods.
+    /// Creates an error. Library code uses the specific factory methods. Control and format
+    /// characters in `message` (from quoted input) are written as `\xNN` or `\u{NNNN}`, so the
+    /// message is safe to log.
     public init(
         code: Code, message: String, byteOffset: Int? = nil, bytes: [UInt8] = [],
         character: Unicode.Scalar? = nil, suggestions: [String] = []
     ) {
         self.code = code
-        self.message = message
+        self.message = escapingControls(message)
         self.byteOffset = byteOffset
         self.bytes = bytes
         self.character = character

@@ -20,7 +20,8 @@ struct Serve: AsyncParsableCommand {
 
             Each connection is closed, alone, when it sends bytes that cannot be decoded in \
             --errors raise mode (logged with the byte offset), a line longer than \
-            --max-line-length, or nothing for --idle-timeout seconds. A last line without a \
+            --max-line-length, or nothing for --idle-timeout seconds (or its echoes stall \
+            unread that long). A last line without a \
             line end is echoed before the connection closes; a client that half-closes gets \
             all its echoes before the server closes.
 
@@ -56,7 +57,7 @@ struct Serve: AsyncParsableCommand {
     var maxLineLength: Int = StreamDefaults.maxLineLength
 
     @Option(parsing: .unconditional, help: ArgumentHelp(
-        "Close a connection that sent nothing for this long (fractions allowed; default: never).",
+        "Close a connection that sent nothing, or whose echoes stalled unread, for this long (fractions allowed; default: never).",
         valueName: "seconds"))
     var idleTimeout: Double?
 
@@ -154,6 +155,7 @@ struct Serve: AsyncParsableCommand {
     static func echo(_ client: ClientStream, idleTimeout: Duration?, logger: Logger) async {
         logConnected(client, logger)
         client.readTimeout = idleTimeout
+        client.writeTimeout = idleTimeout   // a peer that stops reading its echoes is idle too
         let failure = await echoLines(client)
         await close(client, after: failure, idleTimeout: idleTimeout, logger: logger)
     }
@@ -194,7 +196,7 @@ struct Serve: AsyncParsableCommand {
                 logger.warning("\(peer): closing: \(error.message)", metadata: ["byte-offset": "\(offset)"])
                 ending = .fault
             case .timedOut:
-                logger.info("\(peer): closing: nothing received for \(idleTimeout.map { $0.seconds } ?? "?") s")
+                logger.info("\(peer): closing: \(error.message)")
                 ending = .idle
             case .connectionReset, .closed:
                 logger.debug("\(peer): \(error.message)")

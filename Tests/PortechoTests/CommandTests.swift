@@ -79,7 +79,7 @@ struct CommandTests {
         #expect(unknown.stderr.contains("no-such-host.invalid"), "\(unknown.stderr)")
 
         // A server that accepts and never answers.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(listener) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

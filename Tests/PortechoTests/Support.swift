@@ -76,10 +76,17 @@ final class Portecho: @unchecked Sendable {
     let arguments: [String]
     private let input = Pipe()
 
-    init(_ arguments: [String]) throws {
+    /// Starts `portecho ARGUMENTS`; with `fdLimit`, through `sh -c 'ulimit -n N; exec portecho …'`
+    /// (same process id, a lower open-file limit).
+    init(_ arguments: [String], fdLimit: Int? = nil) throws {
         self.arguments = arguments
-        process.executableURL = portechoURL
-        process.arguments = arguments
+        if let fdLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -n \(fdLimit) && exec \"$0\" \"$@\"", portechoURL.path] + arguments
+        } else {
+            process.executableURL = portechoURL
+            process.arguments = arguments
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -173,14 +180,19 @@ final class Portecho: @unchecked Sendable {
 /// A blocking TCP client on a raw socket, every call bounded.
 final class TestClient: @unchecked Sendable {
     let fd: Int32
+    private let isClosed = Mutex(false)
 
-    /// Connects to `host` (a numeric IPv4 or IPv6 address) on `port`.
-    init(_ host: String, _ port: Int, timeout: Double = 10) throws {
+    /// Connects to `host` (a numeric IPv4 or IPv6 address) on `port`; `receiveBuffer` sets
+    /// SO_RCVBUF before connecting (a small one makes the peer's replies back up quickly).
+    init(_ host: String, _ port: Int, timeout: Double = 10, receiveBuffer: Int32? = nil) throws {
         var v4 = sockaddr_in(), v6 = sockaddr_in6()
         let isV6 = inet_pton(AF_INET6, host, &v6.sin6_addr) == 1
         if !isV6 { guard inet_pton(AF_INET, host, &v4.sin_addr) == 1 else { throw TestFailure("bad address \(host)") } }
-        fd = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: __suseconds_t((timeout - timeout.rounded(.down)) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -196,12 +208,28 @@ final class TestClient: @unchecked Sendable {
         }
         guard status == 0 else {
             let e = errno
-            Glibc.close(fd)
+            close()   // once: a class whose init throws after initialising everything is deinitialised too
             throw TestFailure("connect to \(host):\(port): errno \(e)")
         }
     }
 
-    deinit { Glibc.close(fd) }
+    deinit { close() }
+
+    /// Closes the socket (once; later calls do nothing).
+    func close() {
+        let first = isClosed.withLock { closed -> Bool in
+            defer { closed = true }
+            return !closed
+        }
+        if first { Glibc.close(fd) }
+    }
+
+    /// Closes with SO_LINGER 0: the peer gets a reset (RST), whatever was in flight is dropped.
+    func reset() {
+        var hard = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, socklen_t(MemoryLayout<linger>.size))
+        close()
+    }
 
     func send(_ bytes: [UInt8]) async throws {
         try await offPool { [self] in try sendNow(bytes) }
@@ -285,7 +313,7 @@ func preview(_ bytes: [UInt8]) -> String {
 
 /// Whether this machine has IPv6 loopback.
 let ipv6Loopback: Bool = {
-    let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
     var a = sockaddr_in6()

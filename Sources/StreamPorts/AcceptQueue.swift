@@ -1,0 +1,126 @@
+import NIOCore
+import Synchronization
+
+/// Accepted streams not yet handed out by ``ServerStream/read()``, the task waiting for one, and
+/// whether the listening channel may accept more.
+///
+/// At most `limit` accepted connections wait (queued, or still being set up on their event
+/// loops): at the limit the listening channel stops accepting (`autoRead` off), so further
+/// connections wait in the kernel's listen backlog, and it starts again as soon as `read()`
+/// takes one. NIO may accept up to 3 more in the readiness event that reached the limit (it
+/// accepts up to 4 per event). Accepting also pauses while ``AcceptController`` backs off.
+final class AcceptQueue: Sendable {
+    struct State {
+        var queue = CircularBuffer<ClientStream>()
+        var waiter: CheckedContinuation<ClientStream?, Never>?
+        var waiterID = 0
+        var closed = false
+        /// Accepted channels whose streams are still being set up.
+        var settingUp = Set<ObjectIdentifier>()
+        /// Accepting is paused: `limit` connections wait.
+        var full = false
+        /// Accepting is paused after an accept failed for want of resources.
+        var backingOff = false
+        /// The listening channel, once its pipeline is being set up.
+        var server: (any Channel)?
+
+        /// Connections accepted and not yet handed out.
+        var waiting: Int { queue.count + settingUp.count }
+
+        /// Clears `full` once fewer than `limit` wait; true if it did (accepting may resume).
+        mutating func roomAgain(_ limit: Int) -> Bool {
+            guard full, waiting < limit else { return false }
+            full = false
+            return true
+        }
+    }
+
+    /// The most accepted connections that wait for ``ServerStream/read()`` (the listen backlog,
+    /// at least 1).
+    let limit: Int
+    let state = Mutex(State())
+
+    /// Creates a queue that stops accepting while `limit` connections wait.
+    init(limit: Int) {
+        self.limit = max(1, limit)
+    }
+
+    // MARK: The listening channel's event loop
+
+    /// The listening channel whose accepting this queue controls.
+    func attach(_ server: any Channel) {
+        state.withLock { $0.server = server }
+    }
+
+    /// Counts a connection NIO has just accepted, whose stream is being set up; stops accepting
+    /// when `limit` connections wait.
+    func accepted(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        let pause = state.withLock { s -> Bool in
+            s.settingUp.insert(id)
+            guard !s.full, s.waiting >= limit else { return false }
+            s.full = true
+            return true
+        }
+        channel.closeFuture.whenComplete { [self] _ in
+            // Closed before its stream was queued: its setup failed, or the server closed.
+            let resume = state.withLock { s in s.settingUp.remove(id) != nil && s.roomAgain(limit) }
+            if resume { updateAccepting() }
+        }
+        if pause { updateAccepting() }
+    }
+
+    /// Pauses or resumes accepting for ``AcceptController``'s backoff.
+    func setBackingOff(_ backingOff: Bool) {
+        state.withLock { $0.backingOff = backingOff }
+        updateAccepting()
+    }
+
+    /// Turns the listening channel's `autoRead` on or off to match the state, on its event
+    /// loop (at once when already there). Each call applies the state of the moment it runs,
+    /// so calls racing from several threads end with the latest state applied.
+    private func updateAccepting() {
+        guard let server = state.withLock({ $0.server }) else { return }
+        let apply: @Sendable () -> Void = { [self] in
+            let accept = state.withLock { !$0.full && !$0.backingOff }
+            server.setOption(.autoRead, value: accept).whenFailure { _ in }   // closed: nothing to do
+        }
+        if server.eventLoop.inEventLoop { apply() } else { server.eventLoop.execute(apply) }
+    }
+
+    // MARK: Any thread
+
+    /// Hands `stream` to a waiting reader or queues it; false when the server is closed.
+    func push(_ stream: ClientStream) -> Bool {
+        let id = ObjectIdentifier(stream.channel)
+        let (accepted, waiter, resume) = state.withLock { s -> (Bool, CheckedContinuation<ClientStream?, Never>?, Bool) in
+            s.settingUp.remove(id)
+            if s.closed { return (false, nil, false) }
+            if let w = s.waiter {
+                s.waiter = nil
+                return (true, w, s.roomAgain(limit))
+            }
+            s.queue.append(stream)
+            return (true, nil, false)
+        }
+        waiter?.resume(returning: stream)
+        if resume { updateAccepting() }
+        return accepted
+    }
+
+    /// The next queued stream; `.some(nil)` once closed (or, with a `waiter`, when the task is
+    /// cancelled); nil when none waits, after storing `waiter` (if given) to be resumed with
+    /// the next one.
+    func take(orWait waiter: CheckedContinuation<ClientStream?, Never>? = nil) -> ClientStream?? {
+        let (result, resume) = state.withLock { s -> (ClientStream??, Bool) in
+            if let first = s.queue.popFirst() { return (.some(first), s.roomAgain(limit)) }
+            if s.closed { return (.some(nil), false) }
+            guard let waiter else { return (nil, false) }
+            if Task.isCancelled { return (.some(nil), false) }
+            s.waiter = waiter
+            return (nil, false)
+        }
+        if resume { updateAccepting() }
+        return result
+    }
+}
