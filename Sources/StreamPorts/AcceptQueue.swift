@@ -12,7 +12,7 @@ import Synchronization
 final class AcceptQueue: Sendable {
     struct State {
         var queue = CircularBuffer<ClientStream>()
-        var waiter: CheckedContinuation<ClientStream?, Never>?
+        var waiter: UnsafeContinuation<ClientStream?, Never>?
         var waiterID = 0
         var closed = false
         /// Accepted channels whose streams are still being set up.
@@ -93,7 +93,7 @@ final class AcceptQueue: Sendable {
     /// Hands `stream` to a waiting reader or queues it; false when the server is closed.
     func push(_ stream: ClientStream) -> Bool {
         let id = ObjectIdentifier(stream.channel)
-        let (accepted, waiter, resume) = state.withLock { s -> (Bool, CheckedContinuation<ClientStream?, Never>?, Bool) in
+        let (accepted, waiter, resume) = state.withLock { s -> (Bool, UnsafeContinuation<ClientStream?, Never>?, Bool) in
             s.settingUp.remove(id)
             if s.closed { return (false, nil, false) }
             if let w = s.waiter {
@@ -111,7 +111,7 @@ final class AcceptQueue: Sendable {
     /// The next queued stream; `.some(nil)` once closed (or, with a `waiter`, when the task is
     /// cancelled); nil when none waits, after storing `waiter` (if given) to be resumed with
     /// the next one.
-    func take(orWait waiter: CheckedContinuation<ClientStream?, Never>? = nil) -> ClientStream?? {
+    func take(orWait waiter: UnsafeContinuation<ClientStream?, Never>? = nil) -> ClientStream?? {
         let (result, resume) = state.withLock { s -> (ClientStream??, Bool) in
             if let first = s.queue.popFirst() { return (.some(first), s.roomAgain(limit)) }
             if s.closed { return (.some(nil), false) }

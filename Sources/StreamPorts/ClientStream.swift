@@ -100,7 +100,8 @@ public final class ClientStream: @unchecked Sendable {
         let encoder = try transcoder.makeEncoder()
         // Codecs without shift state get the line end's bytes once.
         let stateless = [Codec.utf8, .latin1, .ascii].contains(transcoder.codec)
-        self.lineEndBytes = stateless ? try transcoder.encode("\n") : nil
+        self.lineEndBytes = transcoder.codec == .utf8 ? Array(transcoder.eolStyle.lineEnd.utf8)
+            : stateless ? try transcoder.encode("\n") : nil
         self.utf8PassThrough = transcoder.codec == .utf8 && transcoder.eolStyle.lineEnd == "\n"
         self.writer = Mutex(Writer(out: ClientStream.emptyBuffer, encoder: encoder))
     }
@@ -435,7 +436,7 @@ public final class ClientStream: @unchecked Sendable {
             }
         }
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                 let (ready, requestRead) = shared.state.withLock { s -> (Bool, Bool) in
                     // Checked under the lock: a cancellation handler that ran before the
                     // waiter was stored (an already-cancelled task) found nothing to resume.
@@ -830,7 +831,7 @@ public final class ClientStream: @unchecked Sendable {
             }
         }
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                 let ready = shared.state.withLock { s -> Bool in
                     if s.writable || s.closed || Task.isCancelled { return true }
                     s.writeWaiters[ticket] = continuation

@@ -140,14 +140,17 @@ func makeServerBootstrap(
                 try channel.pipeline.syncOperations.addHandler(AcceptController(queue: queue, logger: logger))
             }
         }
-        .childChannelOption(.autoRead, value: false)
-        .childChannelOption(.allowRemoteHalfClosure, value: true)
-        .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-        // Receive buffers start at 512 bytes (NIO's default is 2 KiB) and grow with the
-        // traffic: an idle connection holds less.
-        .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+        // TCP_NODELAY: NIO sets it on the listening socket, and accepted sockets inherit it.
+        // The child options are set here, synchronously, rather than with
+        // `childChannelOption`, which chains a future per option for every connection.
         .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
+                guard let options = channel.syncOptions else { throw ChannelError.operationUnsupported }
+                try options.setOption(.autoRead, value: false)
+                try options.setOption(.allowRemoteHalfClosure, value: true)
+                // Receive buffers start at 512 bytes (NIO's default is 2 KiB) and grow with
+                // the traffic: an idle connection holds less.
+                try options.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
                 let shared = StreamShared()
                 try channel.pipeline.syncOperations.addHandler(StreamHandler(shared: shared))
                 let stream = try ClientStream(channel: channel, shared: shared, transcoder: transcoder, maxLineLength: maxLineLength)

@@ -38,6 +38,16 @@ public final class ServerStream: AsyncSequence, Sendable {
     /// The bound port (the real one when 0 was asked).
     public var localPort: Int { channel.localAddress?.port ?? 0 }
 
+    /// A task executor on the listening socket's event loop: an accept loop that prefers it
+    /// takes each new connection without a detour through Swift's global thread pool.
+    ///
+    /// ```swift
+    /// Task(executorPreference: server.executor) {
+    ///     while let client = await server.read() { /* ... */ }
+    /// }
+    /// ```
+    public var executor: any TaskExecutor { EventLoopTaskExecutor.for(channel.eventLoop) }
+
     /// The next client stream, waiting for a connection; nil once the server is closed.
     public func read() async -> ClientStream? {
         await read(timeoutNanoseconds: nil)
@@ -56,7 +66,7 @@ public final class ServerStream: AsyncSequence, Sendable {
         let accepted = self.accepted
         let id = accepted.state.withLock { s -> Int in s.waiterID += 1; return s.waiterID }
         let wake: @Sendable () -> Void = {
-            accepted.state.withLock { s -> CheckedContinuation<ClientStream?, Never>? in
+            accepted.state.withLock { s -> UnsafeContinuation<ClientStream?, Never>? in
                 guard s.waiterID == id, let w = s.waiter else { return nil }
                 s.waiter = nil
                 return w
@@ -65,7 +75,7 @@ public final class ServerStream: AsyncSequence, Sendable {
         let scheduled = timeoutNanoseconds.map { channel.eventLoop.scheduleTask(in: .nanoseconds($0)) { wake() } }
         defer { scheduled?.cancel() }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<ClientStream?, Never>) in
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<ClientStream?, Never>) in
                 if let immediate = accepted.take(orWait: continuation) { continuation.resume(returning: immediate) }
             }
         } onCancel: {
@@ -75,7 +85,7 @@ public final class ServerStream: AsyncSequence, Sendable {
 
     /// Stops accepting, closes connections not yet handed out. Idempotent.
     public func close() async {
-        let (pending, waiter) = accepted.state.withLock { s -> ([ClientStream], CheckedContinuation<ClientStream?, Never>?) in
+        let (pending, waiter) = accepted.state.withLock { s -> ([ClientStream], UnsafeContinuation<ClientStream?, Never>?) in
             s.closed = true
             let pending = Array(s.queue)
             s.queue.removeAll()

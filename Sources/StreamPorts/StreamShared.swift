@@ -2,19 +2,22 @@ import NIOCore
 import Synchronization
 
 /// State shared between a connection's event loop (the handler) and the stream's user.
+///
+/// Waiters are `UnsafeContinuation`s (no checking object allocated per wait, on the per-line
+/// path): each is stored and taken out under ``state``'s lock, so it is resumed exactly once.
 final class StreamShared: Sendable {
     struct State {
         var inbound = CircularBuffer<ByteBuffer>(initialCapacity: 2)
         var inboundBytes = 0
         var inputEnded = false
         var failure: StreamPortError?
-        var readWaiter: CheckedContinuation<Void, Never>?
+        var readWaiter: UnsafeContinuation<Void, Never>?
         var readInFlight = true   // the handler asks for the first read when active
         var waitTimedOut = false
         var writable = true
         /// Tasks waiting for writability, by ticket: the writing task's flushWriter and the
         /// reading task's automatic flush may wait at the same time.
-        var writeWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var writeWaiters: [Int: UnsafeContinuation<Void, Never>] = [:]
         var writeTickets = 0
         var closed = false
     }
@@ -47,7 +50,7 @@ final class StreamShared: Sendable {
 
     /// Wakes the reader; returns true when the handler should read again at once.
     func readComplete() -> Bool {
-        let (waiter, again) = state.withLock { s -> (CheckedContinuation<Void, Never>?, Bool) in
+        let (waiter, again) = state.withLock { s -> (UnsafeContinuation<Void, Never>?, Bool) in
             let w = s.readWaiter
             s.readWaiter = nil
             let again = s.inboundBytes < StreamShared.inboundHighWater && !s.inputEnded
@@ -59,7 +62,7 @@ final class StreamShared: Sendable {
     }
 
     func inputEnded(failure: StreamPortError? = nil, closed: Bool = false) {
-        let (reader, writers) = state.withLock { s -> (CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) in
+        let (reader, writers) = state.withLock { s -> (UnsafeContinuation<Void, Never>?, [UnsafeContinuation<Void, Never>]) in
             s.inputEnded = true
             if let failure, s.failure == nil { s.failure = failure }
             if closed { s.closed = true; s.writable = true }
@@ -78,7 +81,7 @@ final class StreamShared: Sendable {
     }
 
     func writabilityChanged(_ writable: Bool) {
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+        let waiters = state.withLock { s -> [UnsafeContinuation<Void, Never>] in
             s.writable = writable
             guard writable else { return [] }
             let w = Array(s.writeWaiters.values)
@@ -90,7 +93,7 @@ final class StreamShared: Sendable {
 
     /// Resumes a waiting reader (timeout or cancellation).
     func interruptReader(timedOut: Bool) {
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+        let waiter = state.withLock { s -> UnsafeContinuation<Void, Never>? in
             let w = s.readWaiter
             s.readWaiter = nil
             if w != nil && timedOut { s.waitTimedOut = true }
@@ -101,7 +104,7 @@ final class StreamShared: Sendable {
 
     /// Resumes the writer waiting with `ticket` (timeout or cancellation).
     func interruptWriter(_ ticket: Int) {
-        state.withLock { s -> CheckedContinuation<Void, Never>? in
+        state.withLock { s -> UnsafeContinuation<Void, Never>? in
             s.writeWaiters.removeValue(forKey: ticket)
         }?.resume()
     }

@@ -99,7 +99,7 @@ struct Serve: AsyncParsableCommand {
         logger.info("listening on \(server.localAddress) (\(transcoding.transcoder))")
 
         let connections = Connections()
-        let accepting = Task {
+        let accepting = Task(executorPreference: server.executor) {
             await Serve.accept(server, connections: connections, idleTimeout: idle, logger: logger)
         }
 
@@ -183,7 +183,10 @@ struct Serve: AsyncParsableCommand {
     /// Logs how a connection's echo loop ended and closes it accordingly.
     @inline(never)
     static func close(_ client: ClientStream, after failure: (any Error)?, idleTimeout: Duration?, logger: Logger) async {
-        let peer = client.remoteAddress
+        // The peer's address is formatted only when a message needs it (and kept for the last
+        // debug line, which comes after the close).
+        let debugPeer = logger.logLevel <= .debug ? client.remoteAddress : nil
+        var peer: String { debugPeer ?? client.remoteAddress }
         let ending: Ending
         do {
             if let failure { throw failure }
