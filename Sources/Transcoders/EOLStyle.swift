@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How line ends are written and read (R6RS's end-of-line style).
 ///
 /// On output, each `"\n"` is written as the style's sequence. On input:
@@ -97,21 +105,36 @@ extension EOLTranslator {
             if r == end { return end }
             w = r
         }
+        guard let base = buffer.baseAddress else { return end }
+        let raw = UnsafeRawBufferPointer(buffer)
         while r < end {
-            let b = buffer[r]
             if afterCR {
                 afterCR = false
-                if b == 0x0A { r += 1; continue }
-                if unicode && b == 0xC2 && r + 1 < end && buffer[r + 1] == 0x85 { r += 2; continue }
+                if buffer[r] == 0x0A { r += 1; continue }
+                if unicode && buffer[r] == 0xC2 && r + 1 < end && buffer[r + 1] == 0x85 { r += 2; continue }
             }
+            // Move the run up to the next candidate in one go.
+            let next: Int
+            if unicode {
+                next = EOLTranslator.firstCandidate(raw, from: r, to: end, unicode: true)
+            } else {
+                next = memchr(base + r, 0x0D, end - r).map { UnsafeMutablePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? end
+            }
+            if next > r {
+                if w != r { (base + w).update(from: base + r, count: next - r) }
+                w += next - r
+                r = next
+            }
+            guard r < end else { break }
+            let b = buffer[r]
             if b == 0x0D {
                 afterCR = true
                 buffer[w] = 0x0A
                 w += 1; r += 1
-            } else if unicode && b == 0xC2 && r + 1 < end && buffer[r + 1] == 0x85 {
+            } else if b == 0xC2 && r + 1 < end && buffer[r + 1] == 0x85 {
                 buffer[w] = 0x0A
                 w += 1; r += 2
-            } else if unicode && b == 0xE2 && r + 2 < end && buffer[r + 1] == 0x80 && buffer[r + 2] == 0xA8 {
+            } else if b == 0xE2 && r + 2 < end && buffer[r + 1] == 0x80 && buffer[r + 2] == 0xA8 {
                 buffer[w] = 0x0A
                 w += 1; r += 3
             } else {

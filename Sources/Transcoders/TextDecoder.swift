@@ -290,14 +290,15 @@ public final class TextDecoder {
         let flush: Int32 = final ? 1 : 0
         var status = Int32(SP_OK)
         // ICU writes UTF-8 straight into the new String's storage; line ends are translated in
-        // place and the String validates it once. Two bytes per input byte cover typical text;
-        // more (half-width katakana, U+FFFD for bad bytes, many-to-many mappings) continues
-        // below through the scratch buffer.
+        // place and the String validates it once. One and a half bytes per input byte cover
+        // typical text (ASCII 1:1, a double-byte ideograph or a UTF-16 unit 2:3) without
+        // over-allocating each line's String; more (half-width katakana, U+FFFD for bad bytes,
+        // many-to-many mappings) continues below through the scratch buffer.
         var translator = self.translator
         var atStart = self.atStart
         let dropBOM = atStart && icuUTF8 && head == [0xEF, 0xBB, 0xBF]
         var tail: [UInt8] = []
-        let text = String(unsafeUninitializedCapacity: chunk.count * 2 + 64) { buffer -> Int in
+        let text = String(unsafeUninitializedCapacity: chunk.count + chunk.count / 2 + 64) { buffer -> Int in
             let base = buffer.baseAddress!
             var dst: UnsafeMutablePointer<UInt8>? = base
             status = sp_decode(handle, &src, srcLimit, &dst, base + buffer.count, flush, &error)
