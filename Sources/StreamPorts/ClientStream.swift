@@ -426,33 +426,48 @@ public final class ClientStream: @unchecked Sendable {
         return true
     }
 
+    /// Waits until input arrives, the input ends, ``readTimeout`` passes or the task is
+    /// cancelled. The work is in synchronous helpers: the async frames a waiting connection
+    /// keeps stay small (the whole chain of a waiting echo task fits one task-allocator slab).
     private func waitForInput() async throws {
-        let timeout = readTimeout
-        let shared = self.shared
-        let channel = self.channel
-        let scheduled: Scheduled<Void>? = timeout.map { t in
-            channel.eventLoop.scheduleTask(in: TimeAmount(t)) {
-                shared.interruptReader(timedOut: true)
-            }
-        }
+        let timer = startReadTimer()
         await withTaskCancellationHandler {
-            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-                let (ready, requestRead) = shared.state.withLock { s -> (Bool, Bool) in
-                    // Checked under the lock: a cancellation handler that ran before the
-                    // waiter was stored (an already-cancelled task) found nothing to resume.
-                    if !s.inbound.isEmpty || s.inputEnded || Task.isCancelled { return (true, false) }
-                    s.readWaiter = continuation
-                    let request = !s.readInFlight
-                    if request { s.readInFlight = true }
-                    return (false, request)
-                }
-                if ready { continuation.resume() }
-                if requestRead { channel.read() }
-            }
-        } onCancel: {
+            await withUnsafeContinuation { continuation in self.parkReader(continuation) }
+        } onCancel: { [shared] in
             shared.interruptReader(timedOut: false)
         }
-        scheduled?.cancel()
+        try endWait(timer)
+    }
+
+    @inline(never)
+    private func startReadTimer() -> Scheduled<Void>? {
+        guard let timeout = readTimeout else { return nil }
+        let shared = self.shared
+        return channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            shared.interruptReader(timedOut: true)
+        }
+    }
+
+    /// Stores the reader's continuation (or resumes it at once) and asks for a read if none is
+    /// in flight.
+    @inline(never)
+    private func parkReader(_ continuation: UnsafeContinuation<Void, Never>) {
+        let (ready, requestRead) = shared.state.withLock { s -> (Bool, Bool) in
+            // Checked under the lock: a cancellation handler that ran before the waiter was
+            // stored (an already-cancelled task) found nothing to resume.
+            if !s.inbound.isEmpty || s.inputEnded || Task.isCancelled { return (true, false) }
+            s.readWaiter = continuation
+            let request = !s.readInFlight
+            if request { s.readInFlight = true }
+            return (false, request)
+        }
+        if ready { continuation.resume() }
+        if requestRead { channel.read() }
+    }
+
+    @inline(never)
+    private func endWait(_ timer: Scheduled<Void>?) throws {
+        timer?.cancel()
         let timedOut = shared.state.withLock { s -> Bool in
             let t = s.waitTimedOut
             s.waitTimedOut = false
@@ -460,7 +475,7 @@ public final class ClientStream: @unchecked Sendable {
         }
         try Task.checkCancellation()
         if timedOut {
-            throw StreamPortError(.timedOut, "read from \(remoteAddress) timed out after \(timeout!)")
+            throw StreamPortError(.timedOut, "read from \(remoteAddress) timed out after \(readTimeout.map { "\($0)" } ?? "its timeout")")
         }
     }
 
