@@ -232,14 +232,16 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
 
     // MARK: Checks
 
+    // inet_pton reads a C string: a NUL would hide everything after it.
+
     static func isIPv4(_ text: String) -> Bool {
         var a = in_addr()
-        return inet_pton(AF_INET, text, &a) == 1
+        return !text.utf8.contains(0) && inet_pton(AF_INET, text, &a) == 1
     }
 
     static func isIPv6(_ text: String) -> Bool {
         var a = in6_addr()
-        return inet_pton(AF_INET6, text, &a) == 1
+        return !text.utf8.contains(0) && inet_pton(AF_INET6, text, &a) == 1
     }
 
     private static func checkPort(_ port: Int, _ input: String) throws(StreamPortError) {
