@@ -27,6 +27,11 @@ struct sp_converter {
     int32_t has_pending_error;
     sp_error pending_error;
     int64_t consumed;           // bytes consumed by ICU since the last reset
+    // ICU's "UTF-32" keeps a stream's first bytes that may still be a BOM in private state,
+    // where ucnv_toUCountPending does not count them: tracked here from the bytes themselves.
+    int32_t utf32_bom;          // the converter is "UTF-32" (BOM detection)
+    uint8_t head[4];            // the stream's first bytes
+    int32_t bom_held;           // how many of them ICU holds as a possible BOM
     // encode pivot (ucnv_convertEx state)
     UChar epivot[SP_PIVOT];
     UChar *epivot_source, *epivot_target;
@@ -110,6 +115,7 @@ sp_converter *sp_open(const char *name, int32_t mode, int32_t *status_out) {
     c->utf8_out = ucnv_open("UTF-8", &status);
     if (U_FAILURE(status)) { *status_out = status; sp_close(c); return NULL; }
     c->mode = mode;
+    c->utf32_bom = type == UCNV_UTF32;
     c->can_encode_fffd = encodable(c->enc, 0xFFFD);
     status = U_ZERO_ERROR;
     switch (mode) {
@@ -151,6 +157,7 @@ void sp_reset(sp_converter *c) {
     c->dpivot_source = c->dpivot_target = c->dpivot;
     c->has_pending_error = 0;
     c->consumed = 0;
+    c->bom_held = 0;
     c->epivot_source = c->epivot_target = c->epivot;
     c->encode_started = 0;
 }
@@ -235,6 +242,17 @@ static int is_conversion_error(UErrorCode status) {
 
 int32_t sp_decode_pending(const sp_converter *c);
 
+/// Records the bytes from `from` that ICU consumed beyond `before` (bytes since the reset) and
+/// updates `bom_held`: while no more than 3 bytes have come and they start 00 00 FE FF or
+/// FF FE 00 00, ICU's "UTF-32" holds them all, until a flush ends the stream.
+static void track_bom_prefix(sp_converter *c, const char *from, int64_t before, int flushed) {
+    if (!c->utf32_bom) return;
+    for (int64_t i = before; i < c->consumed && i < 4; i++) c->head[i] = (uint8_t)from[i - before];
+    static const uint8_t be[4] = { 0x00, 0x00, 0xFE, 0xFF }, le[4] = { 0xFF, 0xFE, 0x00, 0x00 };
+    size_t n = (size_t)c->consumed;
+    c->bom_held = !flushed && n < 4 && (memcmp(c->head, be, n) == 0 || memcmp(c->head, le, n) == 0) ? (int32_t)n : 0;
+}
+
 static void record_decode_error(sp_converter *c, UErrorCode status, sp_error *e) {
     UErrorCode s2 = U_ZERO_ERROR;
     char bytes[32]; int8_t len = sizeof bytes;
@@ -286,7 +304,9 @@ int32_t sp_decode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit
         ucnv_convertEx(c->utf8_out, c->cnv, &d, (const char *)dst_limit, &s, (const char *)src_limit,
                        c->dpivot, &c->dpivot_source, &c->dpivot_target, c->dpivot + SP_PIVOT,
                        0, (UBool)(flush != 0), &status);
+        int64_t before = c->consumed;
         c->consumed += s - (const char *)*src;
+        track_bom_prefix(c, (const char *)*src, before, flush && status != U_BUFFER_OVERFLOW_ERROR);
         *src = (const uint8_t *)s;
         *dst = (uint8_t *)d;
         if (status == U_BUFFER_OVERFLOW_ERROR) return SP_TARGET_FULL;
@@ -314,8 +334,7 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
         int64_t room = dst_limit - *dst;
         if (room < 4) return SP_TARGET_FULL;
         UErrorCode status = U_ZERO_ERROR;
-        int32_t pending = ucnv_toUCountPending(c->cnv, &status);
-        if (U_FAILURE(status) || pending < 0) pending = 0;
+        int32_t pending = sp_decode_pending(c);
         int64_t slice = src_limit - *src;
         int last = 1;
         // While ICU holds the start of a character, feed one byte at a time: ICU's UTF-8
@@ -329,7 +348,9 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
         status = U_ZERO_ERROR;
         ucnv_toUnicode(c->cnv, &t, units + UNITS, &s, s + slice, unit_offsets,
                        (UBool)(flush && last), &status);
+        int64_t before = c->consumed;
         c->consumed += s - (const char *)*src;
+        track_bom_prefix(c, (const char *)*src, before, flush && last && status != U_BUFFER_OVERFLOW_ERROR);
         *src = (const uint8_t *)s;
         int32_t n = (int32_t)(t - units);
         uint32_t *d = *dst;
@@ -367,7 +388,8 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
 int32_t sp_decode_pending(const sp_converter *c) {
     UErrorCode status = U_ZERO_ERROR;
     int32_t n = ucnv_toUCountPending(c->cnv, &status);
-    return U_SUCCESS(status) && n > 0 ? n : 0;
+    if (U_FAILURE(status) || n < 0) n = 0;
+    return n > c->bom_held ? n : c->bom_held;
 }
 
 int32_t sp_encode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit,

@@ -76,6 +76,39 @@ import Testing
         }
     }
 
+    /// ICU's "UTF-32" keeps a stream's first bytes, while they may still be a BOM, outside its
+    /// pending count: ScalarDecoder must count them anyway and place what they decode to at their
+    /// offset (found by the ICU decoder fuzzer: [00 00], then the end, gave U+FFFD at offset 2).
+    @Test func utf32BOMPrefixHeldAcrossChunks() throws {
+        let t = Transcoder(codec: .utf32, eolStyle: .lf, errorMode: .replace)
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        for bytes: [UInt8] in [[0xFF], [0x00, 0x00], [0xFF, 0xFE], [0x00, 0x00, 0xFE], [0xFF, 0xFE, 0x00], [0x00, 0x00, 0x00, 0x61, 0x00]] {
+            var expected: ([Unicode.Scalar], [Int]) = ([], [])
+            _ = bytes.withUnsafeBytes { try! ScalarDecoder(t).decode($0, streamOffset: 0, final: true, scalars: &expected.0, offsets: &expected.1) }
+            let decoder = try ScalarDecoder(t)
+            var scalars: [Unicode.Scalar] = []
+            var offsets: [Int] = []
+            let first = bytes.withUnsafeBytes { decoder.decode($0, streamOffset: 0, final: false, scalars: &scalars, offsets: &offsets) }
+            #expect(first.consumed == bytes.count)
+            #expect(decoder.pendingByteCount == bytes.count - scalars.count * 4, "\(hex(bytes))")
+            _ = decoder.decode(empty, streamOffset: bytes.count, final: true, scalars: &scalars, offsets: &offsets)
+            #expect(scalars == expected.0 && offsets == expected.1, "\(hex(bytes)): \(offsets), one shot \(expected.1)")
+        }
+        // A prefix that turns out not to be a BOM is replayed: "a" starts at 0.
+        let replay = try ScalarDecoder(t)
+        var scalars: [Unicode.Scalar] = []
+        var offsets: [Int] = []
+        _ = ([0x00, 0x00] as [UInt8]).withUnsafeBytes { replay.decode($0, streamOffset: 0, final: false, scalars: &scalars, offsets: &offsets) }
+        _ = ([0x00, 0x61] as [UInt8]).withUnsafeBytes { replay.decode($0, streamOffset: 2, final: false, scalars: &scalars, offsets: &offsets) }
+        #expect(scalars == ["a"] && offsets == [0] && replay.pendingByteCount == 0)
+        // A complete BOM is held no more.
+        let bom = try ScalarDecoder(t)
+        scalars = []
+        offsets = []
+        _ = ([0xFF, 0xFE, 0x00, 0x00, 0x61] as [UInt8]).withUnsafeBytes { bom.decode($0, streamOffset: 0, final: false, scalars: &scalars, offsets: &offsets) }
+        #expect(scalars.isEmpty && bom.pendingByteCount == 1)
+    }
+
     @Test func scalarOffsets() throws {
         let t = Transcoder(codec: .utf8, eolStyle: .crlf)
         let bytes = Array("aé日😀\r\nb".utf8)
