@@ -558,19 +558,38 @@ public final class ClientStream: @unchecked Sendable {
             var i = scalarIndex + searched
             while i < scalars.count && scalars[i] != sep { i += 1 }
             if i < scalars.count {
+                // As on the byte path: the limit counts bytes on the wire, line end excluded,
+                // and the rest of a line found too long before its end arrived is skipped.
+                if discardingLine || scalarOffsets[i] - scalarOffsets[scalarIndex] > limit {
+                    let reported = discardingLine
+                    discardingLine = false
+                    scalarIndex = i + 1
+                    searched = 0
+                    if reported { continue }
+                    throw lineTooLong(limit)
+                }
                 let line = takeScalars(i - scalarIndex, thenSkip: 1)
                 return includeSeparator ? line + String(separator) : line
             }
             searched = i - scalarIndex
-            if searched > 0 && scalarOffsets[i - 1] - scalarOffsets[scalarIndex] >= limit {
+            if searched > 0 && (discardingLine || scalarOffsets[i - 1] - scalarOffsets[scalarIndex] >= limit) {
                 scalarIndex = i
-                throw lineTooLong(limit)
+                searched = 0
+                if !discardingLine {
+                    discardingLine = true
+                    throw lineTooLong(limit)
+                }
             }
             if try await ensureScalars(searched + 1) { continue }
             if let pending = pendingDecodeError {
                 // The partial line holding the bad bytes is dropped; complete lines came first.
                 scalarIndex = min(pending.index, scalars.count)
                 try throwPendingErrorIfDue()
+            }
+            if discardingLine {
+                discardingLine = false
+                scalarIndex = scalars.count
+                return nil
             }
             if scalarIndex >= scalars.count { return nil }
             return takeScalars(scalars.count - scalarIndex, thenSkip: 0)

@@ -165,6 +165,34 @@ struct StreamBehaviourTests {
         }
     }
 
+    /// Lines framed on decoded characters (UTF-16, or a separator other than "\n") obey the
+    /// same limit, in bytes on the wire: a complete line over it throws, and after a line found
+    /// too long before its end arrived, the rest of it is skipped (found by the line reader
+    /// fuzzer: one delivery returned the long line, another threw and then returned its tail).
+    @Test func lineTooLongOnDecodedCharacters() async throws {
+        let utf16 = Transcoder(codec: .utf16LE, eolStyle: .lf)
+        try await withPair(server: utf16, client: utf16, maxLineLength: 8) { server, peer in
+            try await send(peer, try utf16.encode("1234\n12345\nok\n"))
+            #expect(try await server.readLine() == "1234")   // 8 bytes: at the limit
+            await #expect(throws: StreamPortError.self) { _ = try await server.readLine() }
+            #expect(try await server.readLine() == "ok")
+            try await send(peer, try utf16.encode("123456"))
+            await #expect(throws: StreamPortError.self) { _ = try await server.readLine() }
+            try await send(peer, try utf16.encode("78\nnext\n"))
+            #expect(try await server.readLine() == "next")
+        }
+        try await withPair(maxLineLength: 8) { server, peer in
+            try await send(peer, Array("abcdefghi;ok;12345678;".utf8))
+            await #expect(throws: StreamPortError.self) { _ = try await server.readLine(separator: ";") }
+            #expect(try await server.readLine(separator: ";") == "ok")
+            #expect(try await server.readLine(separator: ";") == "12345678")
+            try await send(peer, Array("abcdefghi".utf8))
+            await #expect(throws: StreamPortError.self) { _ = try await server.readLine(separator: ";") }
+            try await send(peer, Array("jk;next;tail".utf8))
+            #expect(try await server.readLine(separator: ";") == "next")
+        }
+    }
+
     @Test func decodingErrorAfterGoodLines() async throws {
         let raise = Transcoder(codec: .utf8, eolStyle: .lf, errorMode: .raise)
         try await withPair(server: raise) { server, peer in
