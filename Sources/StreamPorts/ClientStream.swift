@@ -282,6 +282,7 @@ public final class ClientStream: @unchecked Sendable {
                 consume(k)
             case .tooLong(let seen):
                 consume(seen)
+                if discardingLine { continue }   // more of the line already reported
                 discardingLine = true
                 throw lineTooLong(limit)
             case .line(let contentEnd, let next):

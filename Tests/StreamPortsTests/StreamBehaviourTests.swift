@@ -165,6 +165,19 @@ struct StreamBehaviourTests {
         }
     }
 
+    /// A long line arriving in several reads is reported once (found by the line reader fuzzer:
+    /// each read of more than the limit while skipping the line threw again).
+    @Test func lineTooLongReportedOnceWhateverTheReads() async throws {
+        try await withPair(maxLineLength: 8) { server, peer in
+            try await send(peer, [UInt8](repeating: 0x41, count: 20))
+            await #expect(throws: StreamPortError.self) { _ = try await server.readLine() }
+            async let next = server.readLine()   // waits while the rest of the line arrives
+            try await send(peer, [UInt8](repeating: 0x42, count: 20))
+            try await send(peer, Array("CC\nnext\n".utf8))
+            #expect(try await next == "next")
+        }
+    }
+
     /// Lines framed on decoded characters (UTF-16, or a separator other than "\n") obey the
     /// same limit, in bytes on the wire: a complete line over it throws, and after a line found
     /// too long before its end arrived, the rest of it is skipped (found by the line reader
