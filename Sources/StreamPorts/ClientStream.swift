@@ -482,6 +482,9 @@ public final class ClientStream: @unchecked Sendable {
         if scalarIndex < scalars.count {
             position = scalarOffsets[scalarIndex]
             afterCR = false
+        } else if let offset = pendingDecodeError?.error.transcoderError?.byteOffset {
+            position = offset   // the decoder stopped at bytes it cannot decode: they are read as bytes
+            afterCR = decoder.translator.afterCR
         } else {
             position = bufferBase + fed - decoder.pendingByteCount
             afterCR = decoder.translator.afterCR

@@ -74,6 +74,27 @@ struct StreamBehaviourTests {
         }
     }
 
+    /// In `.raise` mode the decoder may stop at bad bytes past the line it delivered; reading
+    /// bytes then starts at those bytes (found by the line reader fuzzer: they were skipped
+    /// when they had arrived with the line, and returned when they came later).
+    @Test func bytesAfterLineBeforeUndecodableBytes() async throws {
+        let utf16 = Transcoder(codec: .utf16BE, eolStyle: .lf, errorMode: .raise)
+        try await withPair(server: utf16) { server, peer in
+            try await send(peer, try utf16.encode("ab\n") + [0xDE, 0xAD, 0x00, 0x63])
+            try await peer.closeWriter()
+            #expect(try await server.readLine() == "ab")
+            #expect(try await server.readBytes(4) == [0xDE, 0xAD, 0x00, 0x63])
+        }
+        let utf8 = Transcoder(codec: .utf8, eolStyle: .lf, errorMode: .raise)
+        try await withPair(server: utf8) { server, peer in
+            try await send(peer, [0x61, 0x0A, 0xFE, 0x62])
+            try await peer.closeWriter()
+            #expect(try await server.readChar() == "a")
+            #expect(try await server.readChar() == "\n")
+            #expect(try await server.readBytes(2) == [0xFE, 0x62])
+        }
+    }
+
     @Test func lastUnterminatedLineThenNil() async throws {
         try await withPair { server, peer in
             try await send(peer, Array("one\ntwo".utf8))
