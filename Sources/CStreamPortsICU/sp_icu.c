@@ -348,8 +348,9 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
         status = U_ZERO_ERROR;
         ucnv_toUnicode(c->cnv, &t, units + UNITS, &s, s + slice, unit_offsets,
                        (UBool)(flush && last), &status);
+        int32_t taken = (int32_t)(s - (const char *)*src);
         int64_t before = c->consumed;
-        c->consumed += s - (const char *)*src;
+        c->consumed += taken;
         track_bom_prefix(c, (const char *)*src, before, flush && last && status != U_BUFFER_OVERFLOW_ERROR);
         *src = (const uint8_t *)s;
         int32_t n = (int32_t)(t - units);
@@ -359,11 +360,14 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
             uint32_t cp = units[i];
             // The first character after held bytes starts with them (ICU's UTF-8 converter
             // reports offset 0 for it, others -1); later units from an earlier call (replayed
-            // bytes) follow one another.
-            int32_t off;
+            // bytes) follow one another. ICU's offsets are trusted only inside this slice and in
+            // order: after replaying held bytes it computes the next ones from the distance
+            // between its replay buffer and ours, which can be anything.
+            int32_t icu = unit_offsets[i], off;
             if (i == 0 && pending > 0) off = base - pending;
-            else if (unit_offsets[i] < 0) off = previous + 1 < base ? previous + 1 : base;
-            else off = base + unit_offsets[i];
+            else if (icu < 0 || icu >= taken || base + icu < previous)
+                off = previous + 1 < base ? previous + 1 : previous > base ? previous : base;
+            else off = base + icu;
             previous = off;
             if (U16_IS_LEAD(units[i]) && i + 1 < n && U16_IS_TRAIL(units[i + 1])) {
                 cp = U16_GET_SUPPLEMENTARY(units[i], units[i + 1]);

@@ -109,6 +109,35 @@ import Testing
         #expect(scalars.isEmpty && bom.pendingByteCount == 1)
     }
 
+    /// After replaying held bytes (an invalid sequence cut across chunks), ICU computes the
+    /// offsets of the units that follow from the distance between its replay buffer and the
+    /// caller's buffer, so they can be anything; ScalarDecoder's offsets must still be the
+    /// bytes' (found by the line reader fuzzer: a 9-byte GB18030 line was "longer than 1 MiB").
+    /// Each chunk is decoded from a stack buffer, which makes that distance small and positive.
+    @Test func offsetsAfterReplayedBytes() throws {
+        for bytes: [UInt8] in [[0x41, 0xF6, 0x34, 0xF3, 0x00, 0x42], [0x41, 0x81, 0x30, 0x81, 0x0A, 0x42, 0x81, 0x30, 0x41, 0x43]] {
+            let t = Transcoder(codec: .gb18030, eolStyle: .lf)
+            let whole = try scalarDecode(t, [bytes])
+            #expect(whole.offsets == Array(0..<bytes.count))
+            for sizes in [[1], [2], [3]] {
+                let decoder = try ScalarDecoder(t)
+                var scalars: [Unicode.Scalar] = []
+                var offsets: [Int] = []
+                var at = 0
+                while at < bytes.count {
+                    let piece = bytes[at..<min(bytes.count, at + sizes[0])]
+                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: piece.count) { stack in
+                        _ = stack.initialize(from: piece)
+                        _ = decoder.decode(UnsafeRawBufferPointer(stack), streamOffset: at, final: at + piece.count == bytes.count,
+                                           scalars: &scalars, offsets: &offsets)
+                    }
+                    at += piece.count
+                }
+                #expect(offsets == whole.offsets, "\(hex(bytes)) in chunks of \(sizes[0]): \(offsets)")
+            }
+        }
+    }
+
     @Test func scalarOffsets() throws {
         let t = Transcoder(codec: .utf8, eolStyle: .crlf)
         let bytes = Array("aé日😀\r\nb".utf8)
