@@ -260,7 +260,7 @@ public final class ClientStream: @unchecked Sendable {
                             if b == 0x0D {
                                 if end < n {
                                     if let s = swallowLength(p, end) {
-                                        if s == 0 { return .needMore }
+                                        if s == 0 { afterCR = true }   // half a NEL: settled when the rest comes
                                         end += s
                                     }
                                 } else {

@@ -186,6 +186,25 @@ struct StreamBehaviourTests {
         }
     }
 
+    /// A CR ends a line at once, also when the first byte of a possible NEL (C2) came with it
+    /// (found by the line reader fuzzer: the reader waited for the byte after C2, and at the end
+    /// of the stream returned the CR inside the line).
+    @Test func crThenHalfANELEndsTheLineAtOnce() async throws {
+        let crnel = Transcoder(codec: .utf8, eolStyle: .crnel)
+        try await withPair(server: crnel) { server, peer in
+            server.readTimeout = .seconds(2)
+            try await send(peer, [0x61, 0x62, 0x0D, 0xC2])
+            #expect(try await server.readLine() == "ab")
+            try await send(peer, [0x85, 0x63, 0x0A])    // CR NEL: one line end
+            #expect(try await server.readLine() == "c")
+            try await send(peer, [0x64, 0x0D, 0xC2])
+            try await peer.closeWriter()
+            #expect(try await server.readLine() == "d")
+            #expect(try await server.readLine() == "\u{FFFD}")
+            #expect(try await server.readLine() == nil)
+        }
+    }
+
     /// A long line arriving in several reads is reported once (found by the line reader fuzzer:
     /// each read of more than the limit while skipping the line threw again).
     @Test func lineTooLongReportedOnceWhateverTheReads() async throws {
