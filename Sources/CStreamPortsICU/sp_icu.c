@@ -20,6 +20,7 @@ struct sp_converter {
     int32_t mode;
     int32_t can_encode_fffd;
     int32_t in_callback;
+    int32_t skipped;            // ignore mode: bytes the to-Unicode callback skipped
     uint32_t bad_code_point;
     // decode pivot (ucnv_convertEx state): UTF-16 produced by ICU, not yet written out
     UChar dpivot[SP_PIVOT];
@@ -47,6 +48,15 @@ static void to_u_replace(const void *context, UConverterToUnicodeArgs *args,
     if (reason > UCNV_IRREGULAR) return;
     *status = U_ZERO_ERROR;
     ucnv_cbToUWriteUChars(args, &kReplacement, 1, 0, status);
+}
+
+static void to_u_skip(const void *context, UConverterToUnicodeArgs *args,
+                      const char *code_units, int32_t length,
+                      UConverterCallbackReason reason, UErrorCode *status) {
+    (void)args; (void)code_units;
+    if (reason > UCNV_IRREGULAR) return;
+    ((sp_converter *)context)->skipped += length;
+    *status = U_ZERO_ERROR;
 }
 
 static void from_u_replace(const void *context, UConverterFromUnicodeArgs *args,
@@ -124,7 +134,7 @@ sp_converter *sp_open(const char *name, int32_t mode, int32_t *status_out) {
         ucnv_setFromUCallBack(c->enc, from_u_stop, c, NULL, NULL, &status);
         break;
     case SP_MODE_IGNORE:
-        ucnv_setToUCallBack(c->cnv, UCNV_TO_U_CALLBACK_SKIP, NULL, NULL, NULL, &status);
+        ucnv_setToUCallBack(c->cnv, to_u_skip, c, NULL, NULL, &status);
         ucnv_setFromUCallBack(c->enc, UCNV_FROM_U_CALLBACK_SKIP, NULL, NULL, NULL, &status);
         break;
     default:
@@ -346,6 +356,7 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
         UChar *t = units;
         const char *s = (const char *)*src;
         status = U_ZERO_ERROR;
+        c->skipped = 0;
         ucnv_toUnicode(c->cnv, &t, units + UNITS, &s, s + slice, unit_offsets,
                        (UBool)(flush && last), &status);
         int32_t taken = (int32_t)(s - (const char *)*src);
@@ -355,22 +366,36 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
         *src = (const uint8_t *)s;
         int32_t n = (int32_t)(t - units);
         uint32_t *d = *dst;
-        int32_t previous = base - pending - 1;
+        // Held bytes still in the first character: not those skipped (ignore mode).
+        int32_t held = pending > c->skipped ? pending - c->skipped : 0;
+        int32_t previous = base - held - 1, previous_length = 1;
+        // Units of replayed bytes are placed one after another: one byte each, a code unit
+        // each in UTF-16 and UTF-32.
+        int32_t unit = sp_type(c) == SP_TYPE_UTF16 ? ucnv_getMinCharSize(c->cnv) : 1;
         for (int32_t i = 0; i < n && d < dst_limit;) {
             uint32_t cp = units[i];
-            // The first character after held bytes starts with them (ICU's UTF-8 converter
-            // reports offset 0 for it, others -1); later units from an earlier call (replayed
-            // bytes) follow one another. ICU's offsets are trusted only inside this slice and in
-            // order: after replaying held bytes it computes the next ones from the distance
-            // between its replay buffer and ours, which can be anything.
+            // The first character after held bytes starts with those not skipped (ICU's UTF-8
+            // converter reports offset 0 for it, others -1); later units from an earlier call
+            // (replayed bytes) follow one another. ICU's offsets are trusted only inside this
+            // slice and in order: after replaying held bytes it computes the next ones from the
+            // distance between its replay buffer and ours, which can be anything.
             int32_t icu = unit_offsets[i], off;
-            if (i == 0 && pending > 0) off = base - pending;
+            if (i == 0 && held > 0) off = base - held;
             else if (icu < 0 || icu >= taken || base + icu < previous)
-                off = previous + 1 < base ? previous + 1 : previous > base ? previous : base;
+                off = previous + previous_length < base ? previous + previous_length : previous > base ? previous : base;
             else off = base + icu;
+            if (unit > 1) {
+                // UTF-16 and UTF-32 characters start on a code unit from the reset (ICU may hold
+                // a unit's first byte outside its pending count after an unpaired surrogate).
+                int64_t from_reset = before + (off - base);
+                if (from_reset > 0) off -= (int32_t)(from_reset % unit);
+                if (off < previous) off = previous;
+            }
             previous = off;
+            previous_length = unit;
             if (U16_IS_LEAD(units[i]) && i + 1 < n && U16_IS_TRAIL(units[i + 1])) {
                 cp = U16_GET_SUPPLEMENTARY(units[i], units[i + 1]);
+                if (unit == 2) previous_length = 4;
                 i += 2;
             } else {
                 if (U16_IS_SURROGATE(units[i])) cp = 0xFFFD;

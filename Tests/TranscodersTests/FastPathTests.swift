@@ -138,6 +138,28 @@ import Testing
         }
     }
 
+    /// A character after held bytes starts with them only if they were part of it: in `.ignore`
+    /// mode they are dropped, and a UTF-16 unit replayed after an unpaired surrogate is two bytes
+    /// on (found by the decoder fuzzers: chunked offsets differed from one-shot ones).
+    @Test func offsetsAfterDroppedOrReplayedHeldBytes() throws {
+        for (codec, mode, bytes, expected) in [
+            (Codec.shiftJIS, ErrorMode.ignore, [0xF9, 0x0D, 0x61] as [UInt8], [1, 2]),
+            (.utf8, .ignore, [0xF0, 0x98, 0x9A, 0x41, 0x09], [3, 4]),
+            (.utf8, .replace, [0xF0, 0x98, 0x9A, 0x41, 0x09], [0, 3, 4]),
+            (.utf16LE, .replace, [0x00, 0xD8, 0x41, 0x00, 0x42, 0x00], [0, 2, 4]),
+            (.utf16LE, .ignore, [0x00, 0xD8, 0x00, 0xD8, 0x41, 0x00, 0x42, 0x00], [4, 6]),
+            (.utf16BE, .replace, [0xD8, 0x00, 0xD8, 0x3D, 0xDE, 0x00, 0x00, 0x41], [0, 2, 6]),
+            (.utf16LE, .raise, [0x23, 0xDB, 0x00, 0x13, 0xFF], [2]),
+        ] {
+            let t = Transcoder(codec: codec, eolStyle: .none, errorMode: mode)
+            #expect(try scalarDecode(t, [bytes]).offsets == expected, "\(codec) \(mode) \(hex(bytes)) one shot")
+            for pieces in [byteByByte(bytes), chunks(bytes, sizes: [3]), chunks(bytes, sizes: [1, 2, 1])] {
+                let r = try scalarDecode(t, pieces)
+                #expect(r.offsets == expected, "\(codec) \(mode) \(hex(bytes)) in \(pieces.map(\.count)): \(r.offsets)")
+            }
+        }
+    }
+
     @Test func scalarOffsets() throws {
         let t = Transcoder(codec: .utf8, eolStyle: .crlf)
         let bytes = Array("aé日😀\r\nb".utf8)
