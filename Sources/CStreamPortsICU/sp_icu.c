@@ -20,6 +20,7 @@ struct sp_converter {
     int32_t mode;
     int32_t can_encode_fffd;
     int32_t in_callback;
+    int32_t skipped;            // ignore mode: bytes the to-Unicode callback skipped
     uint32_t bad_code_point;
     // decode pivot (ucnv_convertEx state): UTF-16 produced by ICU, not yet written out
     UChar dpivot[SP_PIVOT];
@@ -27,6 +28,11 @@ struct sp_converter {
     int32_t has_pending_error;
     sp_error pending_error;
     int64_t consumed;           // bytes consumed by ICU since the last reset
+    // ICU's "UTF-32" keeps a stream's first bytes that may still be a BOM in private state,
+    // where ucnv_toUCountPending does not count them: tracked here from the bytes themselves.
+    int32_t utf32_bom;          // the converter is "UTF-32" (BOM detection)
+    uint8_t head[4];            // the stream's first bytes
+    int32_t bom_held;           // how many of them ICU holds as a possible BOM
     // encode pivot (ucnv_convertEx state)
     UChar epivot[SP_PIVOT];
     UChar *epivot_source, *epivot_target;
@@ -42,6 +48,15 @@ static void to_u_replace(const void *context, UConverterToUnicodeArgs *args,
     if (reason > UCNV_IRREGULAR) return;
     *status = U_ZERO_ERROR;
     ucnv_cbToUWriteUChars(args, &kReplacement, 1, 0, status);
+}
+
+static void to_u_skip(const void *context, UConverterToUnicodeArgs *args,
+                      const char *code_units, int32_t length,
+                      UConverterCallbackReason reason, UErrorCode *status) {
+    (void)args; (void)code_units;
+    if (reason > UCNV_IRREGULAR) return;
+    ((sp_converter *)context)->skipped += length;
+    *status = U_ZERO_ERROR;
 }
 
 static void from_u_replace(const void *context, UConverterFromUnicodeArgs *args,
@@ -110,6 +125,7 @@ sp_converter *sp_open(const char *name, int32_t mode, int32_t *status_out) {
     c->utf8_out = ucnv_open("UTF-8", &status);
     if (U_FAILURE(status)) { *status_out = status; sp_close(c); return NULL; }
     c->mode = mode;
+    c->utf32_bom = type == UCNV_UTF32;
     c->can_encode_fffd = encodable(c->enc, 0xFFFD);
     status = U_ZERO_ERROR;
     switch (mode) {
@@ -118,7 +134,7 @@ sp_converter *sp_open(const char *name, int32_t mode, int32_t *status_out) {
         ucnv_setFromUCallBack(c->enc, from_u_stop, c, NULL, NULL, &status);
         break;
     case SP_MODE_IGNORE:
-        ucnv_setToUCallBack(c->cnv, UCNV_TO_U_CALLBACK_SKIP, NULL, NULL, NULL, &status);
+        ucnv_setToUCallBack(c->cnv, to_u_skip, c, NULL, NULL, &status);
         ucnv_setFromUCallBack(c->enc, UCNV_FROM_U_CALLBACK_SKIP, NULL, NULL, NULL, &status);
         break;
     default:
@@ -151,6 +167,7 @@ void sp_reset(sp_converter *c) {
     c->dpivot_source = c->dpivot_target = c->dpivot;
     c->has_pending_error = 0;
     c->consumed = 0;
+    c->bom_held = 0;
     c->epivot_source = c->epivot_target = c->epivot;
     c->encode_started = 0;
 }
@@ -235,6 +252,17 @@ static int is_conversion_error(UErrorCode status) {
 
 int32_t sp_decode_pending(const sp_converter *c);
 
+/// Records the bytes from `from` that ICU consumed beyond `before` (bytes since the reset) and
+/// updates `bom_held`: while no more than 3 bytes have come and they start 00 00 FE FF or
+/// FF FE 00 00, ICU's "UTF-32" holds them all, until a flush ends the stream.
+static void track_bom_prefix(sp_converter *c, const char *from, int64_t before, int flushed) {
+    if (!c->utf32_bom) return;
+    for (int64_t i = before; i < c->consumed && i < 4; i++) c->head[i] = (uint8_t)from[i - before];
+    static const uint8_t be[4] = { 0x00, 0x00, 0xFE, 0xFF }, le[4] = { 0xFF, 0xFE, 0x00, 0x00 };
+    size_t n = (size_t)c->consumed;
+    c->bom_held = !flushed && n < 4 && (memcmp(c->head, be, n) == 0 || memcmp(c->head, le, n) == 0) ? (int32_t)n : 0;
+}
+
 static void record_decode_error(sp_converter *c, UErrorCode status, sp_error *e) {
     UErrorCode s2 = U_ZERO_ERROR;
     char bytes[32]; int8_t len = sizeof bytes;
@@ -286,7 +314,9 @@ int32_t sp_decode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit
         ucnv_convertEx(c->utf8_out, c->cnv, &d, (const char *)dst_limit, &s, (const char *)src_limit,
                        c->dpivot, &c->dpivot_source, &c->dpivot_target, c->dpivot + SP_PIVOT,
                        0, (UBool)(flush != 0), &status);
+        int64_t before = c->consumed;
         c->consumed += s - (const char *)*src;
+        track_bom_prefix(c, (const char *)*src, before, flush && status != U_BUFFER_OVERFLOW_ERROR);
         *src = (const uint8_t *)s;
         *dst = (uint8_t *)d;
         if (status == U_BUFFER_OVERFLOW_ERROR) return SP_TARGET_FULL;
@@ -314,8 +344,7 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
         int64_t room = dst_limit - *dst;
         if (room < 4) return SP_TARGET_FULL;
         UErrorCode status = U_ZERO_ERROR;
-        int32_t pending = ucnv_toUCountPending(c->cnv, &status);
-        if (U_FAILURE(status) || pending < 0) pending = 0;
+        int32_t pending = sp_decode_pending(c);
         int64_t slice = src_limit - *src;
         int last = 1;
         // While ICU holds the start of a character, feed one byte at a time: ICU's UTF-8
@@ -327,25 +356,46 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
         UChar *t = units;
         const char *s = (const char *)*src;
         status = U_ZERO_ERROR;
+        c->skipped = 0;
         ucnv_toUnicode(c->cnv, &t, units + UNITS, &s, s + slice, unit_offsets,
                        (UBool)(flush && last), &status);
-        c->consumed += s - (const char *)*src;
+        int32_t taken = (int32_t)(s - (const char *)*src);
+        int64_t before = c->consumed;
+        c->consumed += taken;
+        track_bom_prefix(c, (const char *)*src, before, flush && last && status != U_BUFFER_OVERFLOW_ERROR);
         *src = (const uint8_t *)s;
         int32_t n = (int32_t)(t - units);
         uint32_t *d = *dst;
-        int32_t previous = base - pending - 1;
+        // Held bytes still in the first character: not those skipped (ignore mode).
+        int32_t held = pending > c->skipped ? pending - c->skipped : 0;
+        int32_t previous = base - held - 1, previous_length = 1;
+        // Units of replayed bytes are placed one after another: one byte each, a code unit
+        // each in UTF-16 and UTF-32.
+        int32_t unit = sp_type(c) == SP_TYPE_UTF16 ? ucnv_getMinCharSize(c->cnv) : 1;
         for (int32_t i = 0; i < n && d < dst_limit;) {
             uint32_t cp = units[i];
-            // The first character after held bytes starts with them (ICU's UTF-8 converter
-            // reports offset 0 for it, others -1); later units from an earlier call (replayed
-            // bytes) follow one another.
-            int32_t off;
-            if (i == 0 && pending > 0) off = base - pending;
-            else if (unit_offsets[i] < 0) off = previous + 1 < base ? previous + 1 : base;
-            else off = base + unit_offsets[i];
+            // The first character after held bytes starts with those not skipped (ICU's UTF-8
+            // converter reports offset 0 for it, others -1); later units from an earlier call
+            // (replayed bytes) follow one another. ICU's offsets are trusted only inside this
+            // slice and in order: after replaying held bytes it computes the next ones from the
+            // distance between its replay buffer and ours, which can be anything.
+            int32_t icu = unit_offsets[i], off;
+            if (i == 0 && held > 0) off = base - held;
+            else if (icu < 0 || icu >= taken || base + icu < previous)
+                off = previous + previous_length < base ? previous + previous_length : previous > base ? previous : base;
+            else off = base + icu;
+            if (unit > 1) {
+                // UTF-16 and UTF-32 characters start on a code unit from the reset (ICU may hold
+                // a unit's first byte outside its pending count after an unpaired surrogate).
+                int64_t from_reset = before + (off - base);
+                if (from_reset > 0) off -= (int32_t)(from_reset % unit);
+                if (off < previous) off = previous;
+            }
             previous = off;
+            previous_length = unit;
             if (U16_IS_LEAD(units[i]) && i + 1 < n && U16_IS_TRAIL(units[i + 1])) {
                 cp = U16_GET_SUPPLEMENTARY(units[i], units[i + 1]);
+                if (unit == 2) previous_length = 4;
                 i += 2;
             } else {
                 if (U16_IS_SURROGATE(units[i])) cp = 0xFFFD;
@@ -367,7 +417,8 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
 int32_t sp_decode_pending(const sp_converter *c) {
     UErrorCode status = U_ZERO_ERROR;
     int32_t n = ucnv_toUCountPending(c->cnv, &status);
-    return U_SUCCESS(status) && n > 0 ? n : 0;
+    if (U_FAILURE(status) || n < 0) n = 0;
+    return n > c->bom_held ? n : c->bom_held;
 }
 
 int32_t sp_encode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit,

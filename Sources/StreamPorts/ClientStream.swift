@@ -262,7 +262,7 @@ public final class ClientStream: @unchecked Sendable {
                             if b == 0x0D {
                                 if end < n {
                                     if let s = swallowLength(p, end) {
-                                        if s == 0 { return .needMore }
+                                        if s == 0 { afterCR = true }   // half a NEL: settled when the rest comes
                                         end += s
                                     }
                                 } else {
@@ -284,6 +284,7 @@ public final class ClientStream: @unchecked Sendable {
                 consume(k)
             case .tooLong(let seen):
                 consume(seen)
+                if discardingLine { continue }   // more of the line already reported
                 discardingLine = true
                 throw lineTooLong(limit)
             case .line(let contentEnd, let next):
@@ -500,6 +501,9 @@ public final class ClientStream: @unchecked Sendable {
         if scalarIndex < scalars.count {
             position = scalarOffsets[scalarIndex]
             afterCR = false
+        } else if let offset = pendingDecodeError?.error.transcoderError?.byteOffset {
+            position = offset   // the decoder stopped at bytes it cannot decode: they are read as bytes
+            afterCR = decoder.translator.afterCR
         } else {
             position = bufferBase + fed - decoder.pendingByteCount
             afterCR = decoder.translator.afterCR
@@ -577,19 +581,38 @@ public final class ClientStream: @unchecked Sendable {
             var i = scalarIndex + searched
             while i < scalars.count && scalars[i] != sep { i += 1 }
             if i < scalars.count {
+                // As on the byte path: the limit counts bytes on the wire, line end excluded,
+                // and the rest of a line found too long before its end arrived is skipped.
+                if discardingLine || scalarOffsets[i] - scalarOffsets[scalarIndex] > limit {
+                    let reported = discardingLine
+                    discardingLine = false
+                    scalarIndex = i + 1
+                    searched = 0
+                    if reported { continue }
+                    throw lineTooLong(limit)
+                }
                 let line = takeScalars(i - scalarIndex, thenSkip: 1)
                 return includeSeparator ? line + String(separator) : line
             }
             searched = i - scalarIndex
-            if searched > 0 && scalarOffsets[i - 1] - scalarOffsets[scalarIndex] >= limit {
+            if searched > 0 && (discardingLine || scalarOffsets[i - 1] - scalarOffsets[scalarIndex] >= limit) {
                 scalarIndex = i
-                throw lineTooLong(limit)
+                searched = 0
+                if !discardingLine {
+                    discardingLine = true
+                    throw lineTooLong(limit)
+                }
             }
             if try await ensureScalars(searched + 1) { continue }
             if let pending = pendingDecodeError {
                 // The partial line holding the bad bytes is dropped; complete lines came first.
                 scalarIndex = min(pending.index, scalars.count)
                 try throwPendingErrorIfDue()
+            }
+            if discardingLine {
+                discardingLine = false
+                scalarIndex = scalars.count
+                return nil
             }
             if scalarIndex >= scalars.count { return nil }
             return takeScalars(scalars.count - scalarIndex, thenSkip: 0)

@@ -70,19 +70,21 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
             let parsed = try parsePort(Substring(text), input)
             return StreamAddress(host: .ipv4("127.0.0.1"), port: try merge(parsed, port, input))
         }
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else {
+        // The structure is found in UTF-8 bytes, not Characters: a combining mark after ":" or
+        // "]" would make one Character of both.
+        if text.utf8.first == UInt8(ascii: "[") {
+            guard let close = text.utf8.firstIndex(of: UInt8(ascii: "]")) else {
                 throw .invalid(input, "missing \"]\" after the IPv6 address")
             }
-            let literal = String(text[text.index(after: text.startIndex)..<close])
+            let literal = String(text[text.utf8.index(after: text.startIndex)..<close])
             guard isIPv6(literal) else { throw .invalid(input, "\"\(literal)\" is not an IPv6 address") }
-            let rest = text[text.index(after: close)...]
+            let rest = text[text.utf8.index(after: close)...]
             if rest.isEmpty {
                 guard let port else { throw .invalid(input, "no port: write [\(literal)]:PORT or pass port:") }
                 return StreamAddress(host: .ipv6(literal), port: port)
             }
-            guard rest.first == ":" else { throw .invalid(input, "expected \":PORT\" after \"]\"") }
-            let parsed = try parsePort(rest.dropFirst(), input)
+            guard rest.utf8.first == UInt8(ascii: ":") else { throw .invalid(input, "expected \":PORT\" after \"]\"") }
+            let parsed = try parsePort(rest[rest.utf8.index(after: rest.startIndex)...], input)
             return StreamAddress(host: .ipv6(literal), port: try merge(parsed, port, input))
         }
         let colons = text.utf8.count(where: { $0 == UInt8(ascii: ":") })
@@ -100,9 +102,9 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
         let hostPart: Substring
         var parsedPort: Int?
         if colons == 1 {
-            let colon = text.firstIndex(of: ":")!
+            let colon = text.utf8.firstIndex(of: UInt8(ascii: ":"))!
             hostPart = text[..<colon]
-            parsedPort = try parsePort(text[text.index(after: colon)...], input)
+            parsedPort = try parsePort(text[text.utf8.index(after: colon)...], input)
         } else {
             hostPart = Substring(text)
         }

@@ -103,7 +103,8 @@ public final class TextDecoder {
             return text
         }
         carry.removeAll(keepingCapacity: true)
-        translator.afterCR = false
+        translator = EOLTranslator(style: .none)   // codec only: no line ends are translated
+        defer { translator = EOLTranslator(style: transcoder.eolStyle) }
         atStart = false
         head.removeAll()
         bytesAccepted = streamOffset

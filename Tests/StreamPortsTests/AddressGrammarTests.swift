@@ -50,6 +50,37 @@ struct AddressGrammarTests {
         }
     }
 
+    /// A NUL ends the text inet_pton sees: "::\0junk" passed as the IPv6 address "::" (found by
+    /// the address fuzzer; the bad host then failed only when the socket address was made).
+    @Test(arguments: [
+        ("::\0junk", 80 as Int?), ("[::1\0x]:80", nil), ("1.2.3.4\0x:80", nil), ("1.2.3.4\0", 80), ("::1\0:", 7),
+    ])
+    func nulIsNotPartOfANumericAddress(input: String, port: Int?) {
+        do {
+            let address = try StreamAddress.parse(input, port: port)
+            Issue.record("\(input.debugDescription) parsed as \(address)")
+        } catch {
+            #expect(error.code == .invalidAddress)
+        }
+    }
+
+    /// A combining mark right after ":" or "]" forms one Character with it: "a:\u{301}80" crashed
+    /// the parser (it counted colons in bytes but looked for a ":" Character; found by the
+    /// address fuzzer). Every such input is an invalid address, none loses its mark.
+    @Test(arguments: [
+        ("a:\u{301}80", nil as Int?), ("a:\u{301}", 80), (":\u{301}", nil), ("[::1]:\u{301}80", nil),
+        ("[::1]\u{301}:80", nil), ("[\u{301}::1]:80", nil), ("[::1\u{301}]:80", nil), ("host\u{301}:80", nil),
+    ])
+    func combiningMarkAfterAColonOrBracket(input: String, port: Int?) {
+        do {
+            let address = try StreamAddress.parse(input, port: port)
+            Issue.record("\(input.debugDescription) parsed as \(address)")
+        } catch {
+            #expect(error.code == .invalidAddress)
+            #expect(error.message.hasPrefix("invalid address \"\(input)\": "), "\(error.message)")
+        }
+    }
+
     @Test func rawAddresses() throws {
         #expect(try StreamAddress.raw([127, 0, 0, 1] as [UInt8], port: 5).description == "127.0.0.1:5")
         #expect(try StreamAddress.raw([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] as [UInt8], port: 5).description == "[::1]:5")

@@ -74,6 +74,27 @@ struct StreamBehaviourTests {
         }
     }
 
+    /// In `.raise` mode the decoder may stop at bad bytes past the line it delivered; reading
+    /// bytes then starts at those bytes (found by the line reader fuzzer: they were skipped
+    /// when they had arrived with the line, and returned when they came later).
+    @Test func bytesAfterLineBeforeUndecodableBytes() async throws {
+        let utf16 = Transcoder(codec: .utf16BE, eolStyle: .lf, errorMode: .raise)
+        try await withPair(server: utf16) { server, peer in
+            try await send(peer, try utf16.encode("ab\n") + [0xDE, 0xAD, 0x00, 0x63])
+            try await peer.closeWriter()
+            #expect(try await server.readLine() == "ab")
+            #expect(try await server.readBytes(4) == [0xDE, 0xAD, 0x00, 0x63])
+        }
+        let utf8 = Transcoder(codec: .utf8, eolStyle: .lf, errorMode: .raise)
+        try await withPair(server: utf8) { server, peer in
+            try await send(peer, [0x61, 0x0A, 0xFE, 0x62])
+            try await peer.closeWriter()
+            #expect(try await server.readChar() == "a")
+            #expect(try await server.readChar() == "\n")
+            #expect(try await server.readBytes(2) == [0xFE, 0x62])
+        }
+    }
+
     @Test func lastUnterminatedLineThenNil() async throws {
         try await withPair { server, peer in
             try await send(peer, Array("one\ntwo".utf8))
@@ -162,6 +183,66 @@ struct StreamBehaviourTests {
             await #expect(throws: StreamPortError.self) { _ = try await server.readLine() }
             try await send(peer, Array("tail\nnext\n".utf8))
             #expect(try await server.readLine() == "next")
+        }
+    }
+
+    /// A CR ends a line at once, also when the first byte of a possible NEL (C2) came with it
+    /// (found by the line reader fuzzer: the reader waited for the byte after C2, and at the end
+    /// of the stream returned the CR inside the line).
+    @Test func crThenHalfANELEndsTheLineAtOnce() async throws {
+        let crnel = Transcoder(codec: .utf8, eolStyle: .crnel)
+        try await withPair(server: crnel) { server, peer in
+            server.readTimeout = .seconds(2)
+            try await send(peer, [0x61, 0x62, 0x0D, 0xC2])
+            #expect(try await server.readLine() == "ab")
+            try await send(peer, [0x85, 0x63, 0x0A])    // CR NEL: one line end
+            #expect(try await server.readLine() == "c")
+            try await send(peer, [0x64, 0x0D, 0xC2])
+            try await peer.closeWriter()
+            #expect(try await server.readLine() == "d")
+            #expect(try await server.readLine() == "\u{FFFD}")
+            #expect(try await server.readLine() == nil)
+        }
+    }
+
+    /// A long line arriving in several reads is reported once (found by the line reader fuzzer:
+    /// each read of more than the limit while skipping the line threw again).
+    @Test func lineTooLongReportedOnceWhateverTheReads() async throws {
+        try await withPair(maxLineLength: 8) { server, peer in
+            try await send(peer, [UInt8](repeating: 0x41, count: 20))
+            await #expect(throws: StreamPortError.self) { _ = try await server.readLine() }
+            async let next = server.readLine()   // waits while the rest of the line arrives
+            try await send(peer, [UInt8](repeating: 0x42, count: 20))
+            try await send(peer, Array("CC\nnext\n".utf8))
+            #expect(try await next == "next")
+        }
+    }
+
+    /// Lines framed on decoded characters (UTF-16, or a separator other than "\n") obey the
+    /// same limit, in bytes on the wire: a complete line over it throws, and after a line found
+    /// too long before its end arrived, the rest of it is skipped (found by the line reader
+    /// fuzzer: one delivery returned the long line, another threw and then returned its tail).
+    @Test func lineTooLongOnDecodedCharacters() async throws {
+        let utf16 = Transcoder(codec: .utf16LE, eolStyle: .lf)
+        try await withPair(server: utf16, client: utf16, maxLineLength: 8) { server, peer in
+            try await send(peer, try utf16.encode("1234\n12345\nok\n"))
+            #expect(try await server.readLine() == "1234")   // 8 bytes: at the limit
+            await #expect(throws: StreamPortError.self) { _ = try await server.readLine() }
+            #expect(try await server.readLine() == "ok")
+            try await send(peer, try utf16.encode("123456"))
+            await #expect(throws: StreamPortError.self) { _ = try await server.readLine() }
+            try await send(peer, try utf16.encode("78\nnext\n"))
+            #expect(try await server.readLine() == "next")
+        }
+        try await withPair(maxLineLength: 8) { server, peer in
+            try await send(peer, Array("abcdefghi;ok;12345678;".utf8))
+            await #expect(throws: StreamPortError.self) { _ = try await server.readLine(separator: ";") }
+            #expect(try await server.readLine(separator: ";") == "ok")
+            #expect(try await server.readLine(separator: ";") == "12345678")
+            try await send(peer, Array("abcdefghi".utf8))
+            await #expect(throws: StreamPortError.self) { _ = try await server.readLine(separator: ";") }
+            try await send(peer, Array("jk;next;tail".utf8))
+            #expect(try await server.readLine(separator: ";") == "next")
         }
     }
 

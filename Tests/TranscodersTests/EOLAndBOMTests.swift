@@ -80,6 +80,26 @@ import Testing
         }
     }
 
+    /// `decodeLine` is codec only: a CR, NEL or LS in the line stays, also when the line holds
+    /// bytes that cannot be decoded (found by the UTF-8 decoder fuzzer: invalid bytes sent the
+    /// line through the streaming path, which translated line ends).
+    @Test(arguments: [EOLStyle.lf, .crlf, .nel, .ls])
+    func decodeLineTranslatesNothing(style: EOLStyle) throws {
+        for (codec, bytes, expected) in [
+            (Codec.utf8, [0x61, 0x0D, 0xFF, 0xC2, 0x85, 0x0D, 0x0A] as [UInt8], "a\r\u{FFFD}\u{85}\r\n"),
+            (Codec.ascii, [0x0D, 0xFF, 0x0A], "\r\u{FFFD}\n"),
+            (Codec.latin1, [0x0D, 0x85, 0x0A], "\r\u{85}\n"),
+            (Codec.shiftJIS, [0x61, 0x0D, 0x0A, 0x82], "a\r\n\u{FFFD}"),
+            (try Codec("UTF-8", nativeFastPaths: false), [0xE2, 0x80, 0xA8, 0x0D, 0xFF], "\u{2028}\r\u{FFFD}"),
+        ] {
+            let decoder = try Transcoder(codec: codec, eolStyle: style, errorMode: .replace).makeDecoder()
+            var text = ""
+            try decoder.decode([0x0D], into: &text)   // a CR pending before the line
+            let line = try bytes.withUnsafeBytes { try decoder.decodeLine($0, streamOffset: 0) }
+            #expect(line == expected, "\(codec) \(style) \(hex(bytes))")
+        }
+    }
+
     @Test func translatorScalarByScalar() {
         var t = EOLTranslator(style: .crlf)
         #expect(t.translate("\r") == "\n")

@@ -76,6 +76,90 @@ import Testing
         }
     }
 
+    /// ICU's "UTF-32" keeps a stream's first bytes, while they may still be a BOM, outside its
+    /// pending count: ScalarDecoder must count them anyway and place what they decode to at their
+    /// offset (found by the ICU decoder fuzzer: [00 00], then the end, gave U+FFFD at offset 2).
+    @Test func utf32BOMPrefixHeldAcrossChunks() throws {
+        let t = Transcoder(codec: .utf32, eolStyle: .lf, errorMode: .replace)
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        for bytes: [UInt8] in [[0xFF], [0x00, 0x00], [0xFF, 0xFE], [0x00, 0x00, 0xFE], [0xFF, 0xFE, 0x00], [0x00, 0x00, 0x00, 0x61, 0x00]] {
+            var expected: ([Unicode.Scalar], [Int]) = ([], [])
+            _ = bytes.withUnsafeBytes { try! ScalarDecoder(t).decode($0, streamOffset: 0, final: true, scalars: &expected.0, offsets: &expected.1) }
+            let decoder = try ScalarDecoder(t)
+            var scalars: [Unicode.Scalar] = []
+            var offsets: [Int] = []
+            let first = bytes.withUnsafeBytes { decoder.decode($0, streamOffset: 0, final: false, scalars: &scalars, offsets: &offsets) }
+            #expect(first.consumed == bytes.count)
+            #expect(decoder.pendingByteCount == bytes.count - scalars.count * 4, "\(hex(bytes))")
+            _ = decoder.decode(empty, streamOffset: bytes.count, final: true, scalars: &scalars, offsets: &offsets)
+            #expect(scalars == expected.0 && offsets == expected.1, "\(hex(bytes)): \(offsets), one shot \(expected.1)")
+        }
+        // A prefix that turns out not to be a BOM is replayed: "a" starts at 0.
+        let replay = try ScalarDecoder(t)
+        var scalars: [Unicode.Scalar] = []
+        var offsets: [Int] = []
+        _ = ([0x00, 0x00] as [UInt8]).withUnsafeBytes { replay.decode($0, streamOffset: 0, final: false, scalars: &scalars, offsets: &offsets) }
+        _ = ([0x00, 0x61] as [UInt8]).withUnsafeBytes { replay.decode($0, streamOffset: 2, final: false, scalars: &scalars, offsets: &offsets) }
+        #expect(scalars == ["a"] && offsets == [0] && replay.pendingByteCount == 0)
+        // A complete BOM is held no more.
+        let bom = try ScalarDecoder(t)
+        scalars = []
+        offsets = []
+        _ = ([0xFF, 0xFE, 0x00, 0x00, 0x61] as [UInt8]).withUnsafeBytes { bom.decode($0, streamOffset: 0, final: false, scalars: &scalars, offsets: &offsets) }
+        #expect(scalars.isEmpty && bom.pendingByteCount == 1)
+    }
+
+    /// After replaying held bytes (an invalid sequence cut across chunks), ICU computes the
+    /// offsets of the units that follow from the distance between its replay buffer and the
+    /// caller's buffer, so they can be anything; ScalarDecoder's offsets must still be the
+    /// bytes' (found by the line reader fuzzer: a 9-byte GB18030 line was "longer than 1 MiB").
+    /// Each chunk is decoded from a stack buffer, which makes that distance small and positive.
+    @Test func offsetsAfterReplayedBytes() throws {
+        for bytes: [UInt8] in [[0x41, 0xF6, 0x34, 0xF3, 0x00, 0x42], [0x41, 0x81, 0x30, 0x81, 0x0A, 0x42, 0x81, 0x30, 0x41, 0x43]] {
+            let t = Transcoder(codec: .gb18030, eolStyle: .lf)
+            let whole = try scalarDecode(t, [bytes])
+            #expect(whole.offsets == Array(0..<bytes.count))
+            for sizes in [[1], [2], [3]] {
+                let decoder = try ScalarDecoder(t)
+                var scalars: [Unicode.Scalar] = []
+                var offsets: [Int] = []
+                var at = 0
+                while at < bytes.count {
+                    let piece = bytes[at..<min(bytes.count, at + sizes[0])]
+                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: piece.count) { stack in
+                        _ = stack.initialize(from: piece)
+                        _ = decoder.decode(UnsafeRawBufferPointer(stack), streamOffset: at, final: at + piece.count == bytes.count,
+                                           scalars: &scalars, offsets: &offsets)
+                    }
+                    at += piece.count
+                }
+                #expect(offsets == whole.offsets, "\(hex(bytes)) in chunks of \(sizes[0]): \(offsets)")
+            }
+        }
+    }
+
+    /// A character after held bytes starts with them only if they were part of it: in `.ignore`
+    /// mode they are dropped, and a UTF-16 unit replayed after an unpaired surrogate is two bytes
+    /// on (found by the decoder fuzzers: chunked offsets differed from one-shot ones).
+    @Test func offsetsAfterDroppedOrReplayedHeldBytes() throws {
+        for (codec, mode, bytes, expected) in [
+            (Codec.shiftJIS, ErrorMode.ignore, [0xF9, 0x0D, 0x61] as [UInt8], [1, 2]),
+            (.utf8, .ignore, [0xF0, 0x98, 0x9A, 0x41, 0x09], [3, 4]),
+            (.utf8, .replace, [0xF0, 0x98, 0x9A, 0x41, 0x09], [0, 3, 4]),
+            (.utf16LE, .replace, [0x00, 0xD8, 0x41, 0x00, 0x42, 0x00], [0, 2, 4]),
+            (.utf16LE, .ignore, [0x00, 0xD8, 0x00, 0xD8, 0x41, 0x00, 0x42, 0x00], [4, 6]),
+            (.utf16BE, .replace, [0xD8, 0x00, 0xD8, 0x3D, 0xDE, 0x00, 0x00, 0x41], [0, 2, 6]),
+            (.utf16LE, .raise, [0x23, 0xDB, 0x00, 0x13, 0xFF], [2]),
+        ] {
+            let t = Transcoder(codec: codec, eolStyle: .none, errorMode: mode)
+            #expect(try scalarDecode(t, [bytes]).offsets == expected, "\(codec) \(mode) \(hex(bytes)) one shot")
+            for pieces in [byteByByte(bytes), chunks(bytes, sizes: [3]), chunks(bytes, sizes: [1, 2, 1])] {
+                let r = try scalarDecode(t, pieces)
+                #expect(r.offsets == expected, "\(codec) \(mode) \(hex(bytes)) in \(pieces.map(\.count)): \(r.offsets)")
+            }
+        }
+    }
+
     @Test func scalarOffsets() throws {
         let t = Transcoder(codec: .utf8, eolStyle: .crlf)
         let bytes = Array("aé日😀\r\nb".utf8)

@@ -1,0 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Stops the run when a property does not hold: the message goes to standard error and the
+/// process aborts, which libFuzzer records as a crash (with the input saved as `crash-…`).
+/// - Parameters:
+///   - condition: the property.
+///   - message: what was expected and what happened, with the input's parameters.
+public func require(
+    _ condition: Bool, _ message: @autoclosure () -> String, file: StaticString = #fileID, line: UInt = #line
+) {
+    if !condition { fail(message(), file: file, line: line) }
+}
+
+/// Reports a property violation and aborts.
+/// - Parameter message: what was expected and what happened.
+public func fail(_ message: String, file: StaticString = #fileID, line: UInt = #line) -> Never {
+    var text = "FUZZ PROPERTY VIOLATED at \(file):\(line): \(message)\n"
+    text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    abort()
+}
+
+/// `"61 0D 0A"`.
+public func hex(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789ABCDEF")
+    return bytes.map { String([digits[Int($0 >> 4)], digits[Int($0 & 0xF)]]) }.joined(separator: " ")
+}
+
+/// The scalars of `text` as hex code points, for messages about invisible differences.
+public func scalars(_ text: String) -> String {
+    text.unicodeScalars.map { String($0.value, radix: 16, uppercase: true) }.joined(separator: " ")
+}
