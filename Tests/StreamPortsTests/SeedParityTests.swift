@@ -92,11 +92,15 @@ struct AloreSocketTests {
     func bufferingModes(mode: ClientStream.Buffering) async throws {
         try await withPair(server: Transcoder(eolStyle: .lf)) { server, peer in
             server.buffering = mode
+            // Bytes expected now get seconds to arrive (sanitizers and a loaded machine slow
+            // everything down); bytes not expected get 150 ms to show up early.
+            func window(_ expected: Bool) -> Duration { expected ? .seconds(10) : .milliseconds(150) }
             try server.write("ab")
-            peer.readTimeout = .milliseconds(150)
+            peer.readTimeout = window(mode == .unbuffered)
             let afterWrite = try? await peer.readAvailableBytes()
             #expect((afterWrite != nil) == (mode == .unbuffered))
             try server.write("c\n")
+            peer.readTimeout = window(mode != .buffered)
             let afterNewline = try? await peer.readAvailableBytes()
             #expect((afterNewline != nil) == (mode != .buffered))
             try await server.flushWriter()
