@@ -675,7 +675,8 @@ public final class ClientStream: @unchecked Sendable {
     private func ensureBytes(_ count: Int) async throws {
         enterByteMode()
         swallowPendingLF()
-        while buffer.readableBytes < count {
+        // Still after a CR with bytes buffered: they start a NEL that may be swallowed.
+        while buffer.readableBytes < count || (afterCR && buffer.readableBytes > 0) {
             if inputFinished { return }
             if !(try await fill()) { return }
             swallowPendingLF()

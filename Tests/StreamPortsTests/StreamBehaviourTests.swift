@@ -206,6 +206,21 @@ struct StreamBehaviourTests {
         }
     }
 
+    /// Bytes after a line that ended in CR wait for the rest of a NEL begun after it (found
+    /// by the line reader fuzzer: `readBytes` returned C2 when 85 had not arrived yet, and
+    /// skipped the NEL when it had).
+    @Test func bytesAfterCRWaitForHalfANEL() async throws {
+        let nel = Transcoder(codec: .utf8, eolStyle: .nel)
+        try await withPair(server: nel) { server, peer in
+            server.readTimeout = .seconds(10)
+            try await send(peer, [0x61, 0x62, 0x0D, 0xC2])
+            #expect(try await server.readLine() == "ab")
+            async let next = server.readBytes(1)
+            try await send(peer, [0x85, 0x6F])   // CR NEL: the NEL belongs to the line end
+            #expect(try await next == [0x6F])
+        }
+    }
+
     /// A long line arriving in several reads is reported once (found by the line reader fuzzer:
     /// each read of more than the limit while skipping the line threw again).
     @Test func lineTooLongReportedOnceWhateverTheReads() async throws {
