@@ -834,8 +834,11 @@ public final class ClientStream: @unchecked Sendable {
         }
         // On the event loop the socket usually takes it all at once and lets go of the
         // buffer: it becomes the next output buffer, without an allocation.
+        // If the channel still holds it (a hand-off from off the event loop, a partial
+        // write), `clear(minimumCapacity: 0)` starts an empty buffer instead of copying its
+        // capacity.
         guard pending.capacity <= ClientStream.recycledOutputCapacity else { return true }
-        pending.clear()
+        pending.clear(minimumCapacity: 0)
         writer.withLock { (w: inout Writer) in
             if w.out.readableBytes == 0 { w.out = pending }
         }
