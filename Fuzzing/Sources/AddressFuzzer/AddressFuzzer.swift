@@ -56,7 +56,7 @@ private func checkParse(_ text: String, port: Int?) {
         address = try StreamAddress.parse(text, port: port)
     } catch {
         require(error.code == .invalidAddress, "\(label) threw \(error.code): \(error)")
-        require(error.message.hasPrefix("invalid address \"\(text)\": "), "\(label): the message does not name the input: \(error)")
+        require(error.message.hasPrefix("invalid address \"\(quoted(text))\": "), "\(label): the message does not name the input: \(error)")
         return
     }
     if let port { require(address.port == port, "\(label) gave port \(address.port)") }
@@ -150,4 +150,23 @@ private func networkBytes(ipv6 text: String) -> [UInt8]? {
     var address = in6_addr()
     guard inet_pton(AF_INET6, text, &address) == 1 else { return nil }
     return withUnsafeBytes(of: &address) { Array($0) }
+}
+
+/// `text` as error messages quote it, by the documented rule (written here independently of
+/// the library's code): C0 and C1 controls and DEL as `\xNN`; other format characters, line
+/// and paragraph separators and unassigned code points as `\u{NNNN}` (at least 4 hex digits).
+private func quoted(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        let v = scalar.value
+        if v < 0x20 || (0x7F...0x9F).contains(v) {
+            out += "\\x" + (v < 0x10 ? "0" : "") + String(v, radix: 16, uppercase: true)
+        } else if v >= 0x80, [.format, .lineSeparator, .paragraphSeparator, .unassigned, .control].contains(scalar.properties.generalCategory) {
+            let hex = String(v, radix: 16, uppercase: true)
+            out += "\\u{" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex + "}"
+        } else {
+            out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
 }
