@@ -6,7 +6,7 @@ import Musl
 import Darwin
 #endif
 import NIOCore
-@_exported import Transcoders
+import Transcoders
 
 /// The one error type of StreamPorts: a code, the OS error number where there is one, and a
 /// message naming the input and the reason (bytes from a peer in hex, control and format
