@@ -178,12 +178,14 @@ public struct ProxyProtocolConfiguration: Sendable, Hashable {
     }
 
     /// Creates a configuration from networks in CIDR notation.
+    ///
+    /// (Generic so that `init(trustedSources: [])` picks the non-throwing initializer.)
     /// - Parameters:
     ///   - trustedSources: networks such as `"10.0.0.0/8"`, `"::1"`; empty: any peer.
     ///   - headerTimeout: the time allowed for the complete header (default 5 s).
     /// - Throws: ``StreamPortError`` `.invalidAddress` naming the first network that does not
     ///   parse and the reason.
-    public init(trustedSources: [String], headerTimeout: Duration = .seconds(5)) throws(StreamPortError) {
+    public init(trustedSources: some Sequence<String>, headerTimeout: Duration = .seconds(5)) throws(StreamPortError) {
         var networks: [CIDR] = []
         for text in trustedSources { networks.append(try CIDR(text)) }
         self.init(trustedSources: networks, headerTimeout: headerTimeout)
