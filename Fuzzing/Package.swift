@@ -47,6 +47,15 @@ let package = Package(
             name: "ICUDecoderFuzzer",
             dependencies: ["FuzzSupport", .product(name: "Transcoders", package: root)]
         ),
+        // ProxyHeaderParser (v1 and v2, any chunking, any limit) and CIDR.
+        .executableTarget(
+            name: "ProxyHeaderFuzzer",
+            dependencies: [
+                "FuzzSupport",
+                .product(name: "StreamPorts", package: root),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // ClientStream.readLine (and character / byte reads) over an EmbeddedChannel.
         .executableTarget(
             name: "LineReaderFuzzer",
