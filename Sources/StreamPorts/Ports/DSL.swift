@@ -56,6 +56,8 @@ public func closeStream(_ stream: ClientStream) async throws {
 /// (Slogan's `call_with_stream`).
 /// - Parameters:
 ///   - stream: the stream.
+///   - isolation: the caller's actor, filled in by `#isolation`: `body` runs where the
+///     caller runs, so it may touch the caller's state without being `Sendable`.
 ///   - body: what to do with it.
 /// - Returns: what `body` returns.
 /// - Throws: what `body` throws.
