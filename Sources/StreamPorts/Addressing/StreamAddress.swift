@@ -226,9 +226,8 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether this machine can open IPv6 sockets.
     static let ipv6Available: Bool = {
-        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        close(fd)
+        guard let fd = try? Syscalls.streamSocket(family: AF_INET6, what: "an IPv6 probe") else { return false }
+        try? Syscalls.close(fd, what: "an IPv6 probe")
         return true
     }()
 
