@@ -89,7 +89,7 @@ struct Serve: AsyncParsableCommand {
             server = try await tcpServerStream(
                 target.description, backlog: backlog, reuseAddress: !noReuseAddress,
                 transcoder: transcoding.transcoder, maxLineLength: maxLineLength, logger: logger)
-        } catch let error as StreamPortError where error.code == .invalidAddress {
+        } catch let error as StreamPortError where error.code == .invalidAddress || error.code == .invalidArgument {
             throw ValidationError(error.message)
         } catch {
             Output.error("Error: cannot listen on \(target): \(error)")

@@ -92,6 +92,8 @@ struct AddressGrammarTests {
     }
 
     @Test func negativeBacklogFailsBeforeOpening() async {
-        await #expect(throws: StreamPortError.self) { _ = try await tcpServerStream("127.0.0.1:0", backlog: -1) }
+        let error = await #expect(throws: StreamPortError.self) { _ = try await tcpServerStream("127.0.0.1:0", backlog: -1) }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message == "invalid argument backlog -1: it must be 0 or more")
     }
 }

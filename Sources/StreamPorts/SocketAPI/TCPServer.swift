@@ -180,10 +180,11 @@ public final class TCPServer: Sendable {
     /// - Parameter backlog: the listen backlog; also the most accepted connections waiting for
     ///   ``accept(timeout:)`` (at that many the server stops accepting until one is taken).
     /// - Throws: ``StreamPortError`` `.operation` before `bind` or when already listening,
-    ///   `.invalidAddress` for a negative backlog, or the OS error (``lastError`` keeps its
-    ///   number).
+    ///   `.invalidArgument` for a negative backlog or the server's `maxLineLength` below 1, or
+    ///   the OS error (``lastError`` keeps its number).
     public func listen(_ backlog: Int = 128) async throws {
-        guard backlog >= 0 else { throw StreamPortError.invalid("\(backlog)", "backlog \(backlog) is negative") }
+        guard backlog >= 0 else { throw StreamPortError.invalidArgument("backlog \(backlog)", "it must be 0 or more") }
+        try checkMaxLineLength(maxLineLength)
         let fd = try state.withLock { (s: inout State) throws(StreamPortError) -> Int32 in
             let name = s.bound ?? "?"
             guard s.server == nil else { throw StreamPortError(.operation, "already listening on \(name)") }

@@ -31,62 +31,6 @@ public final class TCPSocket: Sendable {
         case unconnected, hostLookup, connecting, connected, bound, closing
     }
 
-    /// The seed's error kinds, mapped from OS and NIO errors.
-    public enum ErrorKind: String, Sendable, Hashable, CaseIterable {
-        /// The peer refused the connection (or it timed out).
-        case connectionRefused
-        /// The remote host closed the connection.
-        case remoteHostClosed
-        /// The host name was not found.
-        case hostNotFound
-        /// Out of sockets or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM).
-        case socketResource
-        /// The operation timed out.
-        case socketTimeout
-        /// Never raised for TCP (a datagram error, kept for the seed's table).
-        case datagramTooLarge
-        /// The network failed (unreachable, down, reset).
-        case network
-        /// Not supported (EOPNOTSUPP).
-        case unsupportedSocketOperation
-        /// The last operation has not finished yet (EALREADY, EINPROGRESS).
-        case unfinishedSocketOperation
-        /// Reserved until TLS lands.
-        case sslHandshakeFailed
-        /// Reserved until TLS lands.
-        case sslInternal
-        /// Reserved until TLS lands.
-        case sslInvalidUserData
-        /// Not permitted in the socket's current state.
-        case operation
-        /// A temporary condition (EAGAIN, EINTR).
-        case temporary
-        /// Anything else.
-        case unknown
-
-        /// The kind of a ``StreamPortError``.
-        /// - Parameter error: the error.
-        public init(_ error: StreamPortError) {
-            switch error.code {
-            case .connectionRefused: self = .connectionRefused
-            case .hostNotFound: self = .hostNotFound
-            case .timedOut: self = .socketTimeout
-            case .connectionReset: self = .network
-            case .operation, .closed: self = .operation
-            case .invalidAddress: self = .hostNotFound
-            default:
-                switch error.errno {
-                case EMFILE, ENFILE, ENOBUFS, ENOMEM: self = .socketResource
-                case ENETUNREACH, EHOSTUNREACH, ENETDOWN, ECONNABORTED, ECONNRESET, EPIPE: self = .network
-                case EOPNOTSUPP: self = .unsupportedSocketOperation
-                case EALREADY, EINPROGRESS: self = .unfinishedSocketOperation
-                case EAGAIN, EINTR: self = .temporary
-                default: self = .unknown
-                }
-            }
-        }
-    }
-
     /// The seed's event handlers, as values.
     public enum Event: Sendable, Hashable {
         case hostFound
@@ -203,8 +147,11 @@ public final class TCPSocket: Sendable {
     ///   - host: a host name or a numeric address.
     ///   - port: the port.
     ///   - connectTimeout: how long each address may take.
-    /// - Throws: ``StreamPortError`` (`.hostNotFound`, `.connectionRefused`, `.timedOut`,
-    ///   `.operation` when not unconnected or bound).
+    /// - Throws: ``StreamPortError``: `.operation` when not unconnected or bound;
+    ///   `.invalidAddress` for a bad host or port; `.hostNotFound`; `.connectionRefused`
+    ///   (`ECONNREFUSED`); `.timedOut` (`connectTimeout`, `ETIMEDOUT`); `.addressInUse` for a
+    ///   local port taken by ``bind(_:)``; `.system` with the errno. ``error`` then holds its
+    ///   ``ErrorKind``.
     public func connect(_ host: String, _ port: Int, connectTimeout: Duration = StreamDefaults.connectTimeout) async throws {
         let current = state
         guard current == .unconnected || current == .bound else { throw operationError("connect") }
