@@ -16,6 +16,11 @@ struct AddressGrammarTests {
         ("127.0.0.1:2020", 2020, "127.0.0.1:2020"),
         ("[fe80::1]", 7, "[fe80::1]:7"),
         ("host:65535", nil, "host:65535"),
+        // IPv6 hosts come out in RFC 5952's canonical form, however they were written.
+        ("[0:0:0:0:0:0:1:80]:9", nil, "[::1:80]:9"),
+        ("::0.1.0.128", 9, "[::1:80]:9"),
+        ("[2001:DB8:0:0:0:0:0:1]:80", nil, "[2001:db8::1]:80"),
+        ("[::FFFF:1.2.3.4]:80", nil, "[::ffff:1.2.3.4]:80"),
     ] as [(String, Int?, String)])
     func valid(input: String, port: Int?, expected: String) throws {
         #expect(try StreamAddress.parse(input, port: port).description == expected)
@@ -85,6 +90,8 @@ struct AddressGrammarTests {
         #expect(try StreamAddress.raw([127, 0, 0, 1] as [UInt8], port: 5).description == "127.0.0.1:5")
         #expect(try StreamAddress.raw([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] as [UInt8], port: 5).description == "[::1]:5")
         #expect(try StreamAddress.raw([0, 0, 0, 0, 0, 0, 0, 1] as [UInt16], port: 5).description == "[::1]:5")
+        // glibc's inet_ntop writes this one as ::0.1.0.128.
+        #expect(try StreamAddress.raw([0, 0, 0, 0, 0, 0, 1, 0x80] as [UInt16], port: 5).host == .ipv6("::1:80"))
         #expect(throws: StreamPortError.self) { try StreamAddress.raw([127, 0, 1] as [UInt8], port: 5) }
         #expect(throws: StreamPortError.self) { try StreamAddress.raw([UInt8](repeating: 0, count: 8), port: 5) }
         #expect(throws: StreamPortError.self) { try StreamAddress.raw([0, 1] as [UInt16], port: 5) }

@@ -9,7 +9,7 @@ import Darwin
 // Host lookups, as Alore's socket module has them (seed 003). Failures throw a
 // ``StreamPortError`` with code `.hostNotFound` (Alore's NameError).
 
-/// The first address of `name`, as text (dotted decimal or IPv6), IPv4 first when the name has
+/// The first address of `name`, as text (dotted decimal, or IPv6 per RFC 5952), IPv4 first when the name has
 /// both (Alore's `GetHostByName`).
 ///
 /// ```swift
@@ -21,7 +21,7 @@ import Darwin
 public func hostByName(_ name: String) throws -> String {
     let all = try StreamAddress.lookup(name, port: 0)
     let first = all.first { $0.protocol == .inet } ?? all[0]
-    return first.ipAddress ?? ""
+    return first.streamHost
 }
 
 /// The primary host name of `address` by reverse lookup (Alore's `GetHostByAddress`).
