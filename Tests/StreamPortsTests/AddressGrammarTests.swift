@@ -1,3 +1,4 @@
+import NIOPosix
 import Testing
 @testable import StreamPorts
 
@@ -96,6 +97,18 @@ struct AddressGrammarTests {
         #expect(throws: StreamPortError.self) { try StreamAddress.raw([UInt8](repeating: 0, count: 8), port: 5) }
         #expect(throws: StreamPortError.self) { try StreamAddress.raw([0, 1] as [UInt16], port: 5) }
         #expect(throws: StreamPortError.self) { try StreamAddress.raw([127, 0, 0, 1] as [UInt8], port: 70000) }
+    }
+
+    @Test("A name is looked up off the caller's event loop, and IPv4 comes first for listening")
+    func lookupFromAnEventLoop() async throws {
+        let address = try StreamAddress.parse("localhost:7")
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let targets = try await Task(executorPreference: EventLoopTaskExecutor.for(loop)) {
+            try await address.resolvedOffLoop(forListening: true)
+        }.value
+        #expect(targets.first?.streamDescription == "127.0.0.1:7")
+        let numeric = try await StreamAddress.parse("[::1]:8").resolvedOffLoop(forListening: false)
+        #expect(numeric.map(\.streamDescription) == ["[::1]:8"])
     }
 
     @Test func negativeBacklogFailsBeforeOpening() async {

@@ -6,12 +6,36 @@ import Musl
 import Darwin
 #endif
 import NIOCore
+import NIOPosix
 
 // From a parsed address to the socket addresses to bind or connect to. Numeric hosts need no
-// lookup; a name needs getaddrinfo.
+// lookup. A name needs getaddrinfo, which blocks its thread: the async entry points
+// (tcpServerStream, tcpClientStream, TCPSocket.connect) run it on NIO's blocking-I/O thread
+// pool, never on the caller's executor, which may be an event loop serving other connections.
+// The seeds' synchronous functions (TCPServer.bind, hostByName, hostByAddress) block their
+// caller and say so.
 
 extension StreamAddress {
-    /// The socket addresses to bind, best first (IPv4 first for names).
+    /// The socket addresses to bind (`forListening`) or to connect to, with a name looked up on
+    /// `NIOThreadPool.singleton` so that the calling executor (perhaps an event loop) never
+    /// blocks; a numeric address resolves at once, with no thread hop.
+    func resolvedOffLoop(forListening: Bool) async throws(StreamPortError) -> [SocketAddress] {
+        guard case .name(let name) = host else {
+            return try forListening ? resolveForListening() : resolveForConnecting()
+        }
+        do {
+            return try await NIOThreadPool.singleton.runIfActive { [self] in
+                try forListening ? resolveForListening() : resolveForConnecting()
+            }
+        } catch let error as StreamPortError {
+            throw error
+        } catch {
+            throw StreamPortError(.system, "looking up host \"\(name)\": \(error)")
+        }
+    }
+
+    /// The socket addresses to bind, best first (IPv4 first for names). A name is looked up on
+    /// the calling thread, which blocks: async callers use ``resolvedOffLoop(forListening:)``.
     func resolveForListening() throws(StreamPortError) -> [SocketAddress] {
         switch host {
         case .anyInterface:
@@ -24,7 +48,8 @@ extension StreamAddress {
         }
     }
 
-    /// The socket addresses to try when connecting, in resolver order.
+    /// The socket addresses to try when connecting, in resolver order. A name is looked up on
+    /// the calling thread, which blocks: async callers use ``resolvedOffLoop(forListening:)``.
     func resolveForConnecting() throws(StreamPortError) -> [SocketAddress] {
         switch host {
         case .anyInterface:
@@ -44,7 +69,8 @@ extension StreamAddress {
         }
     }
 
-    /// getaddrinfo, numeric results only.
+    /// getaddrinfo, numeric results only. Blocks the calling thread for as long as the resolver
+    /// takes (DNS: up to its timeout).
     static func lookup(_ name: String, port: Int) throws(StreamPortError) -> [SocketAddress] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC

@@ -33,6 +33,8 @@ import NIOPosix
 ///   `backlog`, a `maxLineLength` below 1), both before any socket opens; `.hostNotFound`;
 ///   `.addressInUse` (`EADDRINUSE`), `.bindFailed` (`EACCES`, `EADDRNOTAVAIL`), or `.system`
 ///   with the errno.
+///
+/// A host name is looked up on NIO's blocking-I/O thread pool, not on the calling executor.
 public func tcpServerStream(
     _ address: String, port: Int? = nil, backlog: Int = 128, reuseAddress: Bool = true,
     transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength,
@@ -101,7 +103,7 @@ func listen(
 ) async throws -> ServerStream {
     guard backlog >= 0 else { throw StreamPortError.invalidArgument("backlog \(backlog)", "it must be 0 or more") }
     try checkMaxLineLength(maxLineLength)
-    guard let target = try address.resolveForListening().first else {
+    guard let target = try await address.resolvedOffLoop(forListening: true).first else {
         throw StreamPortError(.hostNotFound, "\(address) has no address to bind")
     }
     let queue = AcceptQueue(limit: backlog)
@@ -172,6 +174,8 @@ func makeServerBootstrap(
 /// - Throws: ``StreamPortError``: `.invalidAddress` or `.invalidArgument` (a `maxLineLength`
 ///   below 1), both before any socket opens; `.hostNotFound`; `.connectionRefused`
 ///   (`ECONNREFUSED`); `.timedOut` (`connectTimeout`, `ETIMEDOUT`); `.system` with the errno.
+///
+/// A host name is looked up on NIO's blocking-I/O thread pool, not on the calling executor.
 public func tcpClientStream(
     _ address: String, keepAlive: Bool = false, coalesce: Bool = true, transcoder: Transcoder = .default,
     connectTimeout: Duration = StreamDefaults.connectTimeout, maxLineLength: Int = StreamDefaults.maxLineLength
@@ -187,7 +191,7 @@ func connect(
 ) async throws -> ClientStream {
     try checkMaxLineLength(maxLineLength)
     return try await connect(
-        to: address.resolveForConnecting(), name: address.description, keepAlive: keepAlive, coalesce: coalesce,
+        to: address.resolvedOffLoop(forListening: false), name: address.description, keepAlive: keepAlive, coalesce: coalesce,
         transcoder: transcoder, connectTimeout: connectTimeout, maxLineLength: maxLineLength, localPort: localPort)
 }
 

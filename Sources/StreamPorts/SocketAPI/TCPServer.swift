@@ -112,6 +112,10 @@ public final class TCPServer: Sendable {
 
     /// Binds to a service on every interface, or to a full address (Falcon's one-argument
     /// `bind`): `"8080"`, `"http"` (the services database), `"[::1]:8080"`, `"localhost:8080"`.
+    ///
+    /// Synchronous, as in the seeds: a host name or service name is looked up on the calling
+    /// thread (`getaddrinfo`, `getservbyname`), which blocks it; from async code on an event
+    /// loop, prefer numeric addresses or ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:)``.
     /// - Parameter addressOrService: a service name, a port number or `HOST:PORT`.
     /// - Throws: ``StreamPortError`` (`.invalidAddress`, `.hostNotFound`, `.addressInUse`, …).
     public func bind(_ addressOrService: String) throws {
@@ -122,7 +126,8 @@ public final class TCPServer: Sendable {
         }
     }
 
-    /// Binds to `address` and a service or port number (Falcon's two-argument `bind`).
+    /// Binds to `address` and a service or port number (Falcon's two-argument `bind`). Names are
+    /// looked up on the calling thread, as in ``bind(_:)``.
     /// - Parameters:
     ///   - address: a local address: `"localhost"` (loopback only), `"*"`, `"0.0.0.0"`, `"::"`, …
     ///   - service: a port number or a service name (`"http"` → 80).
@@ -133,7 +138,7 @@ public final class TCPServer: Sendable {
     }
 
     /// Binds to `host` and `port` (Lua's `bind(host, port)`): `"*"` listens on all interfaces,
-    /// `"localhost"` on loopback only.
+    /// `"localhost"` on loopback only. A name is looked up on the calling thread, as in ``bind(_:)``.
     /// - Parameters:
     ///   - host: the local host.
     ///   - port: the port (0: any free one).

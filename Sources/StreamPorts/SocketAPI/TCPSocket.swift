@@ -152,13 +152,15 @@ public final class TCPSocket: Sendable {
     ///   (`ECONNREFUSED`); `.timedOut` (`connectTimeout`, `ETIMEDOUT`); `.addressInUse` for a
     ///   local port taken by ``bind(_:)``; `.system` with the errno. ``error`` then holds its
     ///   ``ErrorKind``.
+    ///
+    /// A host name is looked up on NIO's blocking-I/O thread pool, not on the calling executor.
     public func connect(_ host: String, _ port: Int, connectTimeout: Duration = StreamDefaults.connectTimeout) async throws {
         let current = state
         guard current == .unconnected || current == .bound else { throw operationError("connect") }
         core.transition(.hostLookup)
         do {
             let address = try StreamAddress.parse(host, port: port)
-            let targets = try address.resolveForConnecting()
+            let targets = try await address.resolvedOffLoop(forListening: false)
             core.continuation.yield(.hostFound)
             core.transition(.connecting)
             let core = self.core
