@@ -95,8 +95,8 @@ struct Serve: AsyncParsableCommand {
             Output.error("Error: cannot listen on \(target): \(error)")
             throw ExitCode.failure
         }
-        Output.line("listening on \(server.localAddress)")
-        logger.info("listening on \(server.localAddress) (\(transcoding.transcoder))")
+        Output.line("listening on \(server.localEndpoint)")
+        logger.info("listening on \(server.localEndpoint) (\(transcoding.transcoder))")
 
         let connections = Connections()
         let accepting = Task(executorPreference: server.executor) {

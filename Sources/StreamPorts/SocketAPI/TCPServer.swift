@@ -40,7 +40,8 @@ public final class TCPServer: Sendable {
         var reuseAddress = true
         var ipv6Only = false
         var fd: Int32 = -1
-        var bound: String?
+        /// The address bound to (the port as asked: 0 until `listen` or ``localPort``).
+        var bound: SocketAddress?
         var server: ServerStream?
         var disposed = false
         var lastError: Int32 = 0
@@ -71,10 +72,18 @@ public final class TCPServer: Sendable {
     /// The OS error number of the last failure (0 when none), Falcon's `lastError`.
     public var lastError: Int32 { state.withLock { $0.lastError } }
 
-    /// The bound address (`127.0.0.1:41234`, `[::]:2020`), nil before `bind`.
-    public var localAddress: String? { state.withLock { $0.server?.localAddress ?? $0.bound } }
+    /// The bound host address alone, as seeds 003 and 004 define it (`127.0.0.1`, `::`,
+    /// `::1`; IPv6 per RFC 5952), nil before `bind`. The port is ``localPort``.
+    public var localAddress: String? { state.withLock { s in (s.server?.channel.localAddress ?? s.bound)?.streamHost } }
 
-    /// The bound port, 0 before `bind`.
+    /// The bound address and port as one string, `HOST:PORT` with an IPv6 host bracketed
+    /// (`127.0.0.1:41234`, `[::]:2020`), nil before `bind`.
+    public var localEndpoint: String? {
+        guard let host = localAddress else { return nil }
+        return SocketAddress.endpoint(host: host, port: localPort)
+    }
+
+    /// The bound port (the real one when 0 was asked), 0 before `bind`.
     public var localPort: Int {
         state.withLock { s in
             if let server = s.server { return server.localPort }
@@ -153,10 +162,10 @@ public final class TCPServer: Sendable {
         }
         try state.withLock { (s: inout State) throws(StreamPortError) in
             guard !s.disposed else { throw StreamPortError(.closed, "bind on a disposed server") }
-            guard s.bound == nil else { throw StreamPortError(.operation, "already bound to \(s.bound!)") }
+            if let bound = s.bound { throw StreamPortError(.operation, "already bound to \(bound.streamDescription)") }
             do throws(StreamPortError) {
                 s.fd = try TCPServer.boundSocket(target, reuseAddress: s.reuseAddress, ipv6Only: s.ipv6Only)
-                s.bound = target.streamDescription
+                s.bound = target
             } catch {
                 s.lastError = error.errno ?? s.lastError
                 throw error
@@ -191,7 +200,7 @@ public final class TCPServer: Sendable {
         guard backlog >= 0 else { throw StreamPortError.invalidArgument("backlog \(backlog)", "it must be 0 or more") }
         try checkMaxLineLength(maxLineLength)
         let fd = try state.withLock { (s: inout State) throws(StreamPortError) -> Int32 in
-            let name = s.bound ?? "?"
+            let name = s.bound?.streamDescription ?? "?"
             guard s.server == nil else { throw StreamPortError(.operation, "already listening on \(name)") }
             guard s.fd >= 0 else { throw StreamPortError(.operation, "listen before bind") }
             do throws(StreamPortError) {

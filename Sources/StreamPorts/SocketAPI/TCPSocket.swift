@@ -121,14 +121,22 @@ public final class TCPSocket: Sendable {
     /// The connection's stream (characters and bytes), nil when not connected.
     public var stream: ClientStream? { connection.withLock { $0.stream } }
 
-    /// The local address, or "" when unavailable.
-    public var localAddress: String { stream?.localAddress ?? "" }
+    /// The local host address alone, as seed 004 defines it (`127.0.0.1`, `::1`; IPv6 per
+    /// RFC 5952), or "" when unavailable. The port is ``localPort``.
+    public var localAddress: String { stream?.channel.localAddress?.streamHost ?? "" }
     /// The local port, or the bound one, or 0.
     public var localPort: Int { connection.withLock { $0.stream?.localPort ?? $0.localPort ?? 0 } }
-    /// The remote address when connected, else "".
-    public var remoteAddress: String { isValid ? stream?.remoteAddress ?? "" : "" }
+    /// The local address and port as one string, `HOST:PORT` with an IPv6 host bracketed
+    /// (`127.0.0.1:41234`, `[::1]:41234`), or "" when unavailable.
+    public var localEndpoint: String { stream?.channel.localAddress?.streamDescription ?? "" }
+    /// The remote host address alone (`127.0.0.1`, `::1`) when connected, else "". The port is
+    /// ``remotePort``.
+    public var remoteAddress: String { isValid ? stream?.channel.remoteAddress?.streamHost ?? "" : "" }
     /// The remote port when connected, else 0.
     public var remotePort: Int { isValid ? stream?.remotePort ?? 0 : 0 }
+    /// The remote address and port as one string, `HOST:PORT` with an IPv6 host bracketed, when
+    /// connected, else "".
+    public var remoteEndpoint: String { isValid ? stream?.channel.remoteAddress?.streamDescription ?? "" : "" }
 
     /// Chooses the local port of the outgoing connection (0: any); enters ``State/bound``.
     /// - Parameter port: the port.
