@@ -91,13 +91,10 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
         let colons = text.utf8.count(where: { $0 == UInt8(ascii: ":") })
         if colons > 1 {
             guard let ipv6 = canonicalIPv6(text) else {
-                throw .invalid(input, "not an IPv6 address; an IPv6 address with a port is written [ADDRESS]:PORT")
+                let example = splitPort(text).map { ", here [\($0.host)]:\($0.port)" } ?? ""
+                throw .invalid(input, "not an IPv6 address; an IPv6 address with a port is written [ADDRESS]:PORT\(example)")
             }
-            guard let port else {
-                throw .invalid(
-                    input,
-                    "an unbracketed IPv6 address is a host only and has no port here; write [\(text)]:PORT (or [ADDRESS]:PORT if its last group is a port), or pass port:")
-            }
+            guard let port else { throw .invalid(input, unbracketedWithoutPort(text)) }
             return StreamAddress(host: .ipv6(ipv6), port: port)
         }
         let hostPart: Substring
@@ -164,6 +161,26 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
     static func isIPv6(_ text: String) -> Bool {
         var a = in6_addr()
         return !text.utf8.contains(0) && inet_pton(AF_INET6, text, &a) == 1
+    }
+
+    /// Why an unbracketed IPv6 literal without a port is refused, and what to write instead:
+    /// `::1:80` may mean host `::1` and port 80, so both readings are offered.
+    private static func unbracketedWithoutPort(_ text: String) -> String {
+        let reason = "an unbracketed IPv6 address is a host only and has no port here"
+        guard let split = splitPort(text) else { return "\(reason); write [\(text)]:PORT or pass port:" }
+        let (host, port) = split
+        return "\(reason); write [\(host)]:\(port) if \(port) is the port, [\(text)]:PORT if it is not, or pass port:"
+    }
+
+    /// `text` read as an IPv6 address, a colon and a decimal port (`::1:80` → `::1`, 80), if it
+    /// can be.
+    private static func splitPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.utf8.lastIndex(of: UInt8(ascii: ":")) else { return nil }
+        let last = text[text.utf8.index(after: colon)...]
+        guard !last.isEmpty, last.utf8.count <= 5, last.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              let port = Int(last), port <= 65535, let host = canonicalIPv6(String(text[..<colon]))
+        else { return nil }
+        return (host, port)
     }
 
     private static func checkPort(_ port: Int, _ input: String) throws(StreamPortError) {
