@@ -55,15 +55,21 @@ enum AddressArgument {
     static let defaultPort = 2020
 
     /// Parses ADDRESS as `portecho` takes it: all digits is a port on 127.0.0.1; a host
-    /// without a port (`localhost`, `*`, `::1`, `[::1]`) uses `port`, else 2020; anything else
-    /// is StreamAddress's grammar. No socket is opened.
-    /// - Throws: `ValidationError` naming the input and the reason.
+    /// without a port (`localhost`, `*`, `[::1]`) uses `port`, else 2020; an unbracketed IPv6
+    /// address (`::1`) is a host only and needs `port`; anything else is StreamAddress's
+    /// grammar. No socket is opened.
+    /// - Throws: `ValidationError` naming the input and the reason (for `::1:80` without
+    ///   `--port`, the bracketed form `[::1]:80` to write instead).
     static func parse(_ input: String?, port: Int?) throws -> StreamAddress {
-        do {
+        do throws(StreamPortError) {
             guard let input else { return try StreamAddress.parse("127.0.0.1", port: port ?? defaultPort) }
             if let port { return try StreamAddress.parse(input, port: port) }
-            do {
+            do throws(StreamPortError) {
                 return try StreamAddress.parse(input)
+            } catch where isUnbracketedIPv6(input) {
+                // `::1:80` may mean [::1]:80 or [::1:80] on the default port: never guess. The
+                // library's message offers both bracketed forms.
+                throw error
             } catch {
                 // A host without a port gets the default; any other fault recurs here (ports
                 // are checked before the host), and this error is the one to show.
@@ -72,6 +78,14 @@ enum AddressArgument {
         } catch {
             throw ValidationError(error.message)
         }
+    }
+}
+
+extension AddressArgument {
+    /// Whether `input` has the shape of an unbracketed IPv6 address: two colons or more, no
+    /// leading `[` (StreamAddress's rule for a host that cannot carry a port).
+    static func isUnbracketedIPv6(_ input: String) -> Bool {
+        input.utf8.first != UInt8(ascii: "[") && input.utf8.count(where: { $0 == UInt8(ascii: ":") }) > 1
     }
 }
 

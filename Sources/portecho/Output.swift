@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import StreamPorts
 
 /// Unbuffered writes to the standard streams: what is written is out at once (the
 /// `listening on` line must reach a script before any client connects), and Swift 6 forbids
@@ -20,55 +21,24 @@ enum Output {
         write(text + "\n", to: STDERR_FILENO)
     }
 
-    /// Writes every byte of `text` to `fd`, retrying short writes and EINTR; gives up quietly
-    /// on other errors (a closed pipe is not worth dying for).
+    /// Writes every byte of `text` to `fd`, retrying short writes (`Syscalls.write` retries
+    /// EINTR); gives up quietly on other errors (a closed pipe is not worth dying for).
     static func write(_ text: String, to fd: Int32) {
         var text = text
         text.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let n = writeSome(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if n > 0 {
-                    offset += n
-                } else if n < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return
-                }
+            var rest = UnsafeRawBufferPointer(bytes)
+            while !rest.isEmpty {
+                guard let count = try? Syscalls.write(fd, from: rest, what: "descriptor \(fd)"), count > 0 else { return }
+                rest = UnsafeRawBufferPointer(rebasing: rest[count...])
             }
         }
     }
 }
 
 extension Output {
-    /// One `read(2)` into `buffer`, retrying EINTR; the count, 0 at end of file, -1 on error.
+    /// One `read(2)` into `buffer` (`Syscalls.read` retries EINTR); the count, 0 at end of
+    /// file, -1 on error.
     static func read(_ fd: Int32, into buffer: inout [UInt8]) -> Int {
-        while true {
-            let n = buffer.withUnsafeMutableBytes { readSome(fd, $0.baseAddress!, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            return n
-        }
+        buffer.withUnsafeMutableBytes { (try? Syscalls.read(fd, into: $0, what: "descriptor \(fd)")) ?? -1 }
     }
-}
-
-/// One `read(2)`.
-private func readSome(_ fd: Int32, _ pointer: UnsafeMutableRawPointer, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    Glibc.read(fd, pointer, count)
-    #elseif canImport(Musl)
-    Musl.read(fd, pointer, count)
-    #else
-    Darwin.read(fd, pointer, count)
-    #endif
-}
-
-/// One `write(2)`.
-private func writeSome(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    Glibc.write(fd, pointer, count)
-    #elseif canImport(Musl)
-    Musl.write(fd, pointer, count)
-    #else
-    Darwin.write(fd, pointer, count)
-    #endif
 }

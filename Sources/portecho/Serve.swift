@@ -10,9 +10,9 @@ struct Serve: AsyncParsableCommand {
             ADDRESS takes every form tcpServerStream takes: 127.0.0.1:7000, localhost:7000, \
             *:7000 (all interfaces: [::] dual stack where IPv6 exists, else 0.0.0.0), \
             [::1]:0, [::]:7000. All digits (7000) is a port on 127.0.0.1. A host without a port \
-            (localhost, *, [::1], or an unbracketed IPv6 address such as ::1, which is always a \
-            host only) uses --port, else 2020. No ADDRESS: 127.0.0.1, port --port or 2020. Port \
-            0 picks a free port.
+            (localhost, *, [::1]) uses --port, else 2020. An unbracketed IPv6 address (::1) is \
+            a host only and needs --port: ::1:80 is refused, with [::1]:80 suggested. No \
+            ADDRESS: 127.0.0.1, port --port or 2020. Port 0 picks a free port.
 
             Once listening, the first line on standard output is `listening on ADDRESS` with \
             the bound address and real port (127.0.0.1:41234, [::1]:41234, [::]:2020, \
@@ -89,14 +89,14 @@ struct Serve: AsyncParsableCommand {
             server = try await tcpServerStream(
                 target.description, backlog: backlog, reuseAddress: !noReuseAddress,
                 transcoder: transcoding.transcoder, maxLineLength: maxLineLength, logger: logger)
-        } catch let error as StreamPortError where error.code == .invalidAddress {
+        } catch let error as StreamPortError where error.code == .invalidAddress || error.code == .invalidArgument {
             throw ValidationError(error.message)
         } catch {
             Output.error("Error: cannot listen on \(target): \(error)")
             throw ExitCode.failure
         }
-        Output.line("listening on \(server.localAddress)")
-        logger.info("listening on \(server.localAddress) (\(transcoding.transcoder))")
+        Output.line("listening on \(server.localEndpoint)")
+        logger.info("listening on \(server.localEndpoint) (\(transcoding.transcoder))")
 
         let connections = Connections()
         let accepting = Task(executorPreference: server.executor) {

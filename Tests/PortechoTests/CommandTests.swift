@@ -120,6 +120,8 @@ struct CommandTests {
         (["serve", "70000"], "70000"),
         (["serve", "--port", "99999"], "99999"),
         (["serve", "[::1"], "[::1"),
+        (["serve", "::1:80"], "write [::1]:80 if 80 is the port"),
+        (["serve", "::1"], "write [::1]:PORT or pass port:"),
         (["serve", "--backlog", "-1"], "-1"),
         (["serve", "--encoding", "shift-jsi"], "Shift_JIS"),
         (["serve", "--eol", "crlx"], "crlx"),
@@ -137,6 +139,18 @@ struct CommandTests {
         #expect(result.status == 64, "\(arguments): \(result.stderr)")
         #expect(result.stderr.contains(named), "\(arguments): \(result.stderr)")
         #expect(result.stdout.isEmpty)
+    }
+
+    @Test("serve ::1:80 without --port is a usage error suggesting [::1]:80, and binds nothing")
+    func unbracketedIPv6WithoutPort() async throws {
+        let result = try await Portecho.run(["serve", "::1:80"])
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains(
+            "invalid address \"::1:80\": an unbracketed IPv6 address is a host only and has no port here; write [::1]:80 if 80 is the port, [::1:80]:PORT if it is not, or pass port:"),
+            "\(result.stderr)")
+        #expect(!result.stderr.contains("cannot listen"), "\(result.stderr)")
+        #expect(!result.stderr.contains("0.1.0.128"), "\(result.stderr)")
     }
 
     @Test("--help on every command exits 0")

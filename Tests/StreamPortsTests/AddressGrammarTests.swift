@@ -1,3 +1,4 @@
+import NIOPosix
 import Testing
 @testable import StreamPorts
 
@@ -16,6 +17,11 @@ struct AddressGrammarTests {
         ("127.0.0.1:2020", 2020, "127.0.0.1:2020"),
         ("[fe80::1]", 7, "[fe80::1]:7"),
         ("host:65535", nil, "host:65535"),
+        // IPv6 hosts come out in RFC 5952's canonical form, however they were written.
+        ("[0:0:0:0:0:0:1:80]:9", nil, "[::1:80]:9"),
+        ("::0.1.0.128", 9, "[::1:80]:9"),
+        ("[2001:DB8:0:0:0:0:0:1]:80", nil, "[2001:db8::1]:80"),
+        ("[::FFFF:1.2.3.4]:80", nil, "[::ffff:1.2.3.4]:80"),
     ] as [(String, Int?, String)])
     func valid(input: String, port: Int?, expected: String) throws {
         #expect(try StreamAddress.parse(input, port: port).description == expected)
@@ -28,7 +34,10 @@ struct AddressGrammarTests {
         ("host:65536", nil, "out of range"),
         ("host", 65536, "out of range"),
         ("host", -1, "out of range"),
-        ("::1:80", nil, "write [::1:80]:PORT"),
+        ("::1:80", nil, "write [::1]:80 if 80 is the port, [::1:80]:PORT if it is not, or pass port:"),
+        ("fe80::1:8080", nil, "write [fe80::1]:8080 if 8080 is the port"),
+        ("fe80::1:65535", nil, "not an IPv6 address; an IPv6 address with a port is written [ADDRESS]:PORT, here [fe80::1]:65535"),
+        ("2001:db8::1", nil, "write [2001:db8::1]:PORT or pass port:"),
         ("::1", nil, "[::1]:PORT"),
         ("127.0.0.1:80", 81, "disagrees"),
         (":80", nil, "host is empty"),
@@ -85,13 +94,29 @@ struct AddressGrammarTests {
         #expect(try StreamAddress.raw([127, 0, 0, 1] as [UInt8], port: 5).description == "127.0.0.1:5")
         #expect(try StreamAddress.raw([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] as [UInt8], port: 5).description == "[::1]:5")
         #expect(try StreamAddress.raw([0, 0, 0, 0, 0, 0, 0, 1] as [UInt16], port: 5).description == "[::1]:5")
+        // glibc's inet_ntop writes this one as ::0.1.0.128.
+        #expect(try StreamAddress.raw([0, 0, 0, 0, 0, 0, 1, 0x80] as [UInt16], port: 5).host == .ipv6("::1:80"))
         #expect(throws: StreamPortError.self) { try StreamAddress.raw([127, 0, 1] as [UInt8], port: 5) }
         #expect(throws: StreamPortError.self) { try StreamAddress.raw([UInt8](repeating: 0, count: 8), port: 5) }
         #expect(throws: StreamPortError.self) { try StreamAddress.raw([0, 1] as [UInt16], port: 5) }
         #expect(throws: StreamPortError.self) { try StreamAddress.raw([127, 0, 0, 1] as [UInt8], port: 70000) }
     }
 
+    @Test("A name is looked up off the caller's event loop, and IPv4 comes first for listening")
+    func lookupFromAnEventLoop() async throws {
+        let address = try StreamAddress.parse("localhost:7")
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let targets = try await Task(executorPreference: EventLoopTaskExecutor.for(loop)) {
+            try await address.resolvedOffLoop(forListening: true)
+        }.value
+        #expect(targets.first?.streamDescription == "127.0.0.1:7")
+        let numeric = try await StreamAddress.parse("[::1]:8").resolvedOffLoop(forListening: false)
+        #expect(numeric.map(\.streamDescription) == ["[::1]:8"])
+    }
+
     @Test func negativeBacklogFailsBeforeOpening() async {
-        await #expect(throws: StreamPortError.self) { _ = try await tcpServerStream("127.0.0.1:0", backlog: -1) }
+        let error = await #expect(throws: StreamPortError.self) { _ = try await tcpServerStream("127.0.0.1:0", backlog: -1) }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message == "invalid argument backlog -1: it must be 0 or more")
     }
 }

@@ -47,7 +47,9 @@ struct LuaServerTests {
         try server.setOption("reuseaddr", true)
         #expect(throws: StreamPortError.self) { try server.setOption("nosuchoption", true) }
         try server.bind("localhost", 0)
-        #expect(server.localAddress?.hasPrefix("127.0.0.1:") == true)   // localhost: loopback only
+        #expect(server.localAddress == "127.0.0.1")   // localhost: loopback only; the host alone (seed 003)
+        #expect(server.localPort > 0)
+        #expect(server.localEndpoint == "127.0.0.1:\(server.localPort)")
         try await server.listen(8)
         await #expect(throws: StreamPortError.self) { try await server.listen(8) }
         #expect(throws: StreamPortError.self) { try server.setOption(.reuseAddress, true) }

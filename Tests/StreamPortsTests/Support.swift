@@ -34,6 +34,6 @@ func startEcho(_ server: ServerStream) -> Task<Void, Never> {
 
 /// Connects to `server` on loopback.
 func connect(to server: ServerStream, transcoder: Transcoder = Transcoder(eolStyle: .lf), coalesce: Bool = false) async throws -> ClientStream {
-    let host = server.localAddress.hasPrefix("[") ? "[::1]" : "127.0.0.1"
+    let host = server.localAddress.contains(":") ? "[::1]" : "127.0.0.1"
     return try await tcpClientStream("\(host):\(server.localPort)", coalesce: coalesce, transcoder: transcoder)
 }

@@ -34,6 +34,12 @@ struct TCPSocketTests {
             #expect(socket.state == .connected)
             #expect(socket.isValid)
             #expect(socket.remotePort == server.localPort)
+            // Seeds 003/004: the address alone, the port apart; the endpoint has both.
+            #expect(socket.remoteAddress == "127.0.0.1")
+            #expect(socket.localAddress == "127.0.0.1")
+            #expect(socket.localPort > 0)
+            #expect(socket.remoteEndpoint == "127.0.0.1:\(server.localPort)")
+            #expect(socket.localEndpoint == "127.0.0.1:\(socket.localPort)")
             let accepted = try #require(await server.read(timeout: .seconds(5)))
             try accepted.showln("hello")
             try await accepted.flushWriter()
@@ -93,5 +99,20 @@ struct TCPSocketTests {
         await #expect(throws: StreamPortError.self) { try await unknown.connect("no-such-host.invalid", 80) }
         #expect(unknown.error == .hostNotFound)
         #expect(TCPSocket.ErrorKind(StreamPortError(.system, errno: EMFILE, "x")) == .socketResource)
+    }
+
+    @Test("IPv6: addresses alone in RFC 5952 form, endpoints bracketed")
+    func ipv6Addresses() async throws {
+        guard StreamAddress.ipv6Available, let server = try? await tcpServerStream("[::1]:0") else { return }
+        #expect(server.localAddress == "::1")
+        #expect(server.localEndpoint == "[::1]:\(server.localPort)")
+        let socket = TCPSocket()
+        try await socket.connect("::1", server.localPort)
+        #expect(socket.remoteAddress == "::1")
+        #expect(socket.localAddress == "::1")
+        #expect(socket.remoteEndpoint == "[::1]:\(server.localPort)")
+        #expect(socket.localEndpoint == "[::1]:\(socket.localPort)")
+        await socket.abort()
+        await server.close()
     }
 }

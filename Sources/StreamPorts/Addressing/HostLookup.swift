@@ -7,24 +7,31 @@ import Darwin
 #endif
 
 // Host lookups, as Alore's socket module has them (seed 003). Failures throw a
-// ``StreamPortError`` with code `.hostNotFound` (Alore's NameError).
+// ``StreamPortError`` with code `.hostNotFound` (Alore's NameError). They are synchronous, as in
+// the seed: each blocks its calling thread for as long as the resolver takes.
 
-/// The first address of `name`, as text (dotted decimal or IPv6), IPv4 first when the name has
+/// The first address of `name`, as text (dotted decimal, or IPv6 per RFC 5952), IPv4 first when the name has
 /// both (Alore's `GetHostByName`).
 ///
 /// ```swift
 /// try hostByName("localhost")    // "127.0.0.1"
 /// ```
+///
+/// Blocks the calling thread while the resolver works (DNS may take seconds). Do not call it
+/// on an event loop (for example in a task on a stream's `executor`); from async code, run it
+/// on a thread that may block, such as `NIOThreadPool.singleton.runIfActive { try hostByName(name) }`.
 /// - Parameter name: a host name or a numeric address.
 /// - Returns: the address text.
 /// - Throws: ``StreamPortError`` `.hostNotFound`.
 public func hostByName(_ name: String) throws -> String {
     let all = try StreamAddress.lookup(name, port: 0)
     let first = all.first { $0.protocol == .inet } ?? all[0]
-    return first.ipAddress ?? ""
+    return first.streamHost
 }
 
 /// The primary host name of `address` by reverse lookup (Alore's `GetHostByAddress`).
+///
+/// Blocks the calling thread while the resolver works, as ``hostByName(_:)`` does.
 /// - Parameter address: a numeric IPv4 or IPv6 address.
 /// - Returns: the host name.
 /// - Throws: ``StreamPortError`` `.invalidAddress` for a non-numeric input, `.hostNotFound`
@@ -67,7 +74,7 @@ public func hostName() -> String {
 }
 
 /// The port of a service name in the system's services database (`"http"` → 80), or of a
-/// decimal port number.
+/// decimal port number. Reads `/etc/services` (or NSS) on the calling thread.
 /// - Parameter service: a service name or a port number.
 /// - Returns: the port.
 /// - Throws: ``StreamPortError`` `.invalidAddress` for an unknown service or a bad number.

@@ -26,7 +26,8 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
         case name(String)
         /// A numeric IPv4 address.
         case ipv4(String)
-        /// A numeric IPv6 address (without brackets).
+        /// A numeric IPv6 address (without brackets). ``StreamAddress/parse(_:port:)`` and
+        /// `StreamAddress.raw` give it in RFC 5952's canonical form (`::1`).
         case ipv6(String)
         /// Every interface.
         case anyInterface
@@ -46,12 +47,12 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
-    /// `127.0.0.1:2020`, `[::1]:2020`, `*:2020`, `example.org:80`.
+    /// `127.0.0.1:2020`, `[::1]:2020` (IPv6 per RFC 5952), `*:2020`, `example.org:80`.
     public var description: String {
         switch host {
         case .name(let name): "\(name):\(port)"
         case .ipv4(let text): "\(text):\(port)"
-        case .ipv6(let text): "[\(text)]:\(port)"
+        case .ipv6(let text): "[\(canonicalIPv6(text) ?? text)]:\(port)"
         case .anyInterface: "*:\(port)"
         }
     }
@@ -77,27 +78,24 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
                 throw .invalid(input, "missing \"]\" after the IPv6 address")
             }
             let literal = String(text[text.utf8.index(after: text.startIndex)..<close])
-            guard isIPv6(literal) else { throw .invalid(input, "\"\(literal)\" is not an IPv6 address") }
+            guard let ipv6 = canonicalIPv6(literal) else { throw .invalid(input, "\"\(literal)\" is not an IPv6 address") }
             let rest = text[text.utf8.index(after: close)...]
             if rest.isEmpty {
                 guard let port else { throw .invalid(input, "no port: write [\(literal)]:PORT or pass port:") }
-                return StreamAddress(host: .ipv6(literal), port: port)
+                return StreamAddress(host: .ipv6(ipv6), port: port)
             }
             guard rest.utf8.first == UInt8(ascii: ":") else { throw .invalid(input, "expected \":PORT\" after \"]\"") }
             let parsed = try parsePort(rest[rest.utf8.index(after: rest.startIndex)...], input)
-            return StreamAddress(host: .ipv6(literal), port: try merge(parsed, port, input))
+            return StreamAddress(host: .ipv6(ipv6), port: try merge(parsed, port, input))
         }
         let colons = text.utf8.count(where: { $0 == UInt8(ascii: ":") })
         if colons > 1 {
-            guard isIPv6(text) else {
-                throw .invalid(input, "not an IPv6 address; an IPv6 address with a port is written [ADDRESS]:PORT")
+            guard let ipv6 = canonicalIPv6(text) else {
+                let example = splitPort(text).map { ", here [\($0.host)]:\($0.port)" } ?? ""
+                throw .invalid(input, "not an IPv6 address; an IPv6 address with a port is written [ADDRESS]:PORT\(example)")
             }
-            guard let port else {
-                throw .invalid(
-                    input,
-                    "an unbracketed IPv6 address is a host only and has no port here; write [\(text)]:PORT (or [ADDRESS]:PORT if its last group is a port), or pass port:")
-            }
-            return StreamAddress(host: .ipv6(text), port: port)
+            guard let port else { throw .invalid(input, unbracketedWithoutPort(text)) }
+            return StreamAddress(host: .ipv6(ipv6), port: port)
         }
         let hostPart: Substring
         var parsedPort: Int?
@@ -133,11 +131,7 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
         case 4:
             return StreamAddress(host: .ipv4(bytes.map(String.init).joined(separator: ".")), port: port)
         case 16:
-            var storage = in6_addr()
-            withUnsafeMutableBytes(of: &storage) { $0.copyBytes(from: bytes) }
-            var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-            inet_ntop(AF_INET6, &storage, &out, socklen_t(out.count))
-            return StreamAddress(host: .ipv6(cString(out)), port: port)
+            return StreamAddress(host: .ipv6(ipv6Text(bytes)), port: port)
         default:
             throw .invalid(name, "a raw address has 4 bytes (IPv4) or 16 bytes (IPv6), not \(bytes.count)")
         }
@@ -155,83 +149,6 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
         return try raw(groups.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }, port: port)
     }
 
-    // MARK: Resolution
-
-    /// The socket addresses to bind, best first (IPv4 first for names).
-    func resolveForListening() throws(StreamPortError) -> [SocketAddress] {
-        switch host {
-        case .anyInterface:
-            return [try socketAddress(StreamAddress.ipv6Available ? "::" : "0.0.0.0")]
-        case .ipv4(let text), .ipv6(let text):
-            return [try socketAddress(text)]
-        case .name(let name):
-            let all = try StreamAddress.lookup(name, port: port)
-            return all.filter { $0.protocol == .inet } + all.filter { $0.protocol != .inet }
-        }
-    }
-
-    /// The socket addresses to try when connecting, in resolver order.
-    func resolveForConnecting() throws(StreamPortError) -> [SocketAddress] {
-        switch host {
-        case .anyInterface:
-            return [try socketAddress("127.0.0.1")]
-        case .ipv4(let text), .ipv6(let text):
-            return [try socketAddress(text)]
-        case .name(let name):
-            return try StreamAddress.lookup(name, port: port)
-        }
-    }
-
-    private func socketAddress(_ ip: String) throws(StreamPortError) -> SocketAddress {
-        do {
-            return try SocketAddress(ipAddress: ip, port: port)
-        } catch {
-            throw .invalid(description, "\"\(ip)\" is not a numeric address")
-        }
-    }
-
-    /// getaddrinfo, numeric results only.
-    static func lookup(_ name: String, port: Int) throws(StreamPortError) -> [SocketAddress] {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        let status = getaddrinfo(name, nil, &hints, &result)
-        guard status == 0, let first = result else {
-            let reason = String(cString: gai_strerror(status))
-            throw StreamPortError(.hostNotFound, "host \"\(name)\" not found: \(reason)")
-        }
-        defer { freeaddrinfo(first) }
-        var addresses: [SocketAddress] = []
-        var cursor: UnsafeMutablePointer<addrinfo>? = first
-        while let info = cursor {
-            if let sa = info.pointee.ai_addr {
-                var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-                let family = Int32(sa.pointee.sa_family)
-                if family == AF_INET {
-                    sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { var a = $0.pointee.sin_addr; _ = inet_ntop(AF_INET, &a, &out, socklen_t(out.count)) }
-                } else if family == AF_INET6 {
-                    sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { var a = $0.pointee.sin6_addr; _ = inet_ntop(AF_INET6, &a, &out, socklen_t(out.count)) }
-                }
-                if out[0] != 0, let address = try? SocketAddress(ipAddress: cString(out), port: port),
-                   !addresses.contains(address) {
-                    addresses.append(address)
-                }
-            }
-            cursor = info.pointee.ai_next
-        }
-        guard !addresses.isEmpty else { throw StreamPortError(.hostNotFound, "host \"\(name)\" has no IPv4 or IPv6 address") }
-        return addresses
-    }
-
-    /// Whether this machine can open IPv6 sockets.
-    static let ipv6Available: Bool = {
-        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        close(fd)
-        return true
-    }()
-
     // MARK: Checks
 
     // inet_pton reads a C string: a NUL inside `text` would end it early, and "127.0.0.1\0junk"
@@ -244,6 +161,26 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
     static func isIPv6(_ text: String) -> Bool {
         var a = in6_addr()
         return !text.utf8.contains(0) && inet_pton(AF_INET6, text, &a) == 1
+    }
+
+    /// Why an unbracketed IPv6 literal without a port is refused, and what to write instead:
+    /// `::1:80` may mean host `::1` and port 80, so both readings are offered.
+    private static func unbracketedWithoutPort(_ text: String) -> String {
+        let reason = "an unbracketed IPv6 address is a host only and has no port here"
+        guard let split = splitPort(text) else { return "\(reason); write [\(text)]:PORT or pass port:" }
+        let (host, port) = split
+        return "\(reason); write [\(host)]:\(port) if \(port) is the port, [\(text)]:PORT if it is not, or pass port:"
+    }
+
+    /// `text` read as an IPv6 address, a colon and a decimal port (`::1:80` → `::1`, 80), if it
+    /// can be.
+    private static func splitPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.utf8.lastIndex(of: UInt8(ascii: ":")) else { return nil }
+        let last = text[text.utf8.index(after: colon)...]
+        guard !last.isEmpty, last.utf8.count <= 5, last.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              let port = Int(last), port <= 65535, let host = canonicalIPv6(String(text[..<colon]))
+        else { return nil }
+        return (host, port)
     }
 
     private static func checkPort(_ port: Int, _ input: String) throws(StreamPortError) {
@@ -271,18 +208,4 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
         }
         return parsed ?? given
     }
-}
-
-extension SocketAddress {
-    /// `127.0.0.1:2020` or `[::1]:2020`.
-    var streamDescription: String {
-        let ip = ipAddress ?? "?"
-        let port = self.port ?? 0
-        return self.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
-    }
-}
-
-/// The text of a NUL-terminated C buffer.
-func cString(_ buffer: [CChar]) -> String {
-    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -1,17 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 import NIOCore
 
 /// The first handler of every listening channel: counts accepted connections into its
 /// ``AcceptQueue`` (which stops accepting while its limit of connections wait for `read()`),
 /// logs failed accepts, and pauses accepting for ``backoff`` after a failure for want of
-/// resources (EMFILE, ENFILE, ENOBUFS, ENOMEM), until an accept succeeds again.
+/// resources (``ErrnoClass/resourceExhausted``: EMFILE, ENFILE, ENOBUFS, ENOMEM), until an
+/// accept succeeds again.
 ///
 /// Why not NIO's `AcceptBackoffHandler`: when the *first* accept of a readiness event fails,
 /// NIO's server channel keeps its read pending and stays registered for readability, so the
@@ -55,8 +49,8 @@ final class AcceptController: ChannelInboundHandler {
             return
         }
         let reason = StreamPortError.fromErrno(io.errnoCode, "accepting on \(listening(context))").message
-        switch io.errnoCode {
-        case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+        switch ErrnoClass(io.errnoCode) {
+        case .resourceExhausted:
             failures += 1
             if failures == 1 {
                 failingSince = .now()
@@ -65,7 +59,7 @@ final class AcceptController: ChannelInboundHandler {
                 logger.debug("\(reason) (attempt \(failures))")
             }
             pause(context.eventLoop)
-        case ECONNABORTED:
+        case .connectionAborted:
             // A peer gave up before its connection was accepted; NIO goes on to the next one.
             logger.debug("\(reason)")
         default:

@@ -12,6 +12,12 @@ import Transcoders
 /// message naming the input and the reason (bytes from a peer in hex, control and format
 /// characters escaped: safe to log).
 ///
+/// StreamPorts reports its failures with this type only. A transcoder's own error
+/// (`TranscoderError`) arrives wrapped, code for code, with the original in
+/// ``transcoderError``; `Codec(_:)` and the `Transcoders` types, used on their own, throw
+/// `TranscoderError`. Not StreamPorts' own: a read or flush waiting in a cancelled task throws
+/// `CancellationError`, and `callWithStream` rethrows what its body throws.
+///
 /// ```swift
 /// do {
 ///     _ = try await tcpServerStream("localhost:80x")
@@ -20,33 +26,71 @@ import Transcoders
 /// }
 /// ```
 public struct StreamPortError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// What went wrong.
+    /// What went wrong. Codes that wrap a C error number name it; ``StreamPortError/errno`` then
+    /// holds it.
     public enum Code: String, Sendable, Hashable {
-        /// The address, port, byte count or backlog is not acceptable (nothing was opened).
+        /// An address, port or service name is not acceptable: thrown before any socket opens,
+        /// when parsing `"HOST:PORT"` forms, raw address bytes, ports out of 0–65535 or unknown
+        /// service names. The message names the input and the reason (and, for an unbracketed
+        /// IPv6 address, the bracketed form to write). Fix the input.
         case invalidAddress
-        /// The host name does not resolve.
+        /// An argument other than an address is out of range: a negative backlog, a
+        /// `maxLineLength` of 0 or less. Thrown before any socket opens. Fix the argument.
+        case invalidArgument
+        /// A host name does not resolve (`getaddrinfo` failed or gave no IPv4 or IPv6 address),
+        /// or a reverse lookup found no name. Check the spelling and the resolver
+        /// (`/etc/hosts`, DNS).
         case hostNotFound
-        /// The port is already taken (EADDRINUSE).
+        /// `EADDRINUSE`: the address and port are already bound (by another process, or a
+        /// socket in TIME_WAIT without SO_REUSEADDR). Pick another port, or port 0 for a free one.
         case addressInUse
-        /// Binding was refused by the OS (EACCES, EADDRNOTAVAIL, …).
+        /// `EACCES`, `EPERM` or `EADDRNOTAVAIL`: the OS refused to bind (a port below 1024
+        /// without privilege, an address that is not this machine's). Use a port above 1023 or
+        /// an address of one of this machine's interfaces.
         case bindFailed
-        /// The peer refused the connection.
+        /// `ECONNREFUSED`: nothing listens at the address connected to. Check the address and
+        /// that the server runs.
         case connectionRefused
-        /// The peer reset the connection.
+        /// `ECONNRESET` or `EPIPE`: the peer reset the connection or closed it while data was
+        /// being written. The connection is gone; close the stream and reconnect if needed.
         case connectionReset
-        /// A connect, read or write took longer than its timeout.
+        /// `ETIMEDOUT`, or a StreamPorts timeout with no errno: a connect took longer than its
+        /// `connectTimeout`, a read longer than `readTimeout`, a flush longer than
+        /// `writeTimeout`. Retry, or lengthen the timeout.
         case timedOut
-        /// The stream or server is closed.
+        /// The stream's writer, the connection or the server is closed: writes after
+        /// `closeWriter()` or `close()`, operations on a connection that has ended,
+        /// `TCPServer.bind` after `dispose()`. (Reads after the end return nil instead.) Stop
+        /// using the stream; reconnect if needed.
         case closed
-        /// A line is longer than the stream's `maxLineLength` (bytes, line end excluded).
+        /// A line is longer than the stream's `maxLineLength` (bytes on the wire, line end
+        /// excluded). The rest of that line is skipped; the next read returns the next line.
+        /// Raise `maxLineLength` if such lines are legitimate.
         case lineTooLong
-        /// Bytes that cannot be decoded (`.raise` mode); `transcoderError` has the offset.
+        /// The transcoder's codec name is unknown (wraps `TranscoderError.Code.unknownCodec`;
+        /// its `suggestions` has the closest names). Use a name or alias `Codec.available` lists.
+        case unknownCodec
+        /// Bytes that cannot be decoded in the codec, in `.raise` mode (wraps
+        /// `TranscoderError.Code.decoding`; ``StreamPortError/transcoderError`` has the byte
+        /// offset and the bytes). To read past such bytes, use `.replace` (U+FFFD) or `.ignore`
+        /// mode.
         case decoding
-        /// A character that cannot be encoded (`.raise` mode).
+        /// A character that cannot be encoded in the codec, in `.raise` mode (wraps
+        /// `TranscoderError.Code.encoding`; ``StreamPortError/transcoderError`` has the
+        /// character). Use `.replace` mode, or a codec that has the character.
         case encoding
-        /// The operation is not valid now (for example, reading after `closeReader()`).
+        /// ICU failed for a reason that is not about the data: out of memory, missing converter
+        /// data (wraps `TranscoderError.Code.internalFailure`). Check the ICU installation
+        /// and memory.
+        case transcoderInternal
+        /// The operation is not valid in the current state: `TCPSocket` reads and writes when not
+        /// connected, `TCPSocket.connect` when already connected, `TCPServer.bind` twice,
+        /// `setOption` after `bind` or with an unknown name, `listen` before `bind`. Follow the
+        /// documented order of calls.
         case operation
-        /// Any other OS error; `errno` has it.
+        /// Any other OS error (`ENETUNREACH`, `EMFILE`, …) or NIO error;
+        /// ``StreamPortError/errno`` has the number when there is one, and the message its
+        /// `strerror` text.
         case system
     }
 
@@ -56,7 +100,8 @@ public struct StreamPortError: Error, Sendable, Hashable, CustomStringConvertibl
     public let errno: Int32?
     /// A human-readable message naming the input and the reason.
     public let message: String
-    /// The underlying transcoder error for `.decoding` and `.encoding`.
+    /// The wrapped transcoder error for `.unknownCodec`, `.decoding`, `.encoding` and
+    /// `.transcoderInternal` (byte offset, bytes, character, suggestions); nil otherwise.
     public let transcoderError: TranscoderError?
 
     /// Creates an error.
@@ -75,12 +120,25 @@ public struct StreamPortError: Error, Sendable, Hashable, CustomStringConvertibl
 
     public var description: String { message }
 
+    /// `.invalidAddress` for `input`, with the reason.
     static func invalid(_ input: String, _ reason: String) -> StreamPortError {
         StreamPortError(.invalidAddress, "invalid address \"\(input)\": \(reason)")
     }
 
+    /// `.invalidArgument`: `argument` (its name and value, as the caller wrote them) and the reason.
+    static func invalidArgument(_ argument: String, _ reason: String) -> StreamPortError {
+        StreamPortError(.invalidArgument, "invalid argument \(argument): \(reason)")
+    }
+
+    /// A transcoder error with the code that corresponds to its own, one to one.
     static func wrapping(_ error: TranscoderError) -> StreamPortError {
-        StreamPortError(error.code == .encoding ? .encoding : .decoding, error.message, transcoderError: error)
+        let code: Code = switch error.code {
+        case .unknownCodec: .unknownCodec
+        case .decoding: .decoding
+        case .encoding: .encoding
+        case .internalFailure: .transcoderInternal
+        }
+        return StreamPortError(code, error.message, transcoderError: error)
     }
 
     /// Maps a NIO or OS error raised while working on `what` (an address or a stream name).
@@ -99,16 +157,11 @@ public struct StreamPortError: Error, Sendable, Hashable, CustomStringConvertibl
         return StreamPortError(.system, "\(what): \(error)")
     }
 
+    /// The error for C error number `number` while working on `what`; its code comes from
+    /// ``ErrnoClass``.
     static func fromErrno(_ number: Int32, _ what: String) -> StreamPortError {
         let text = String(cString: strerror(number))
-        let code: Code = switch number {
-        case EADDRINUSE: .addressInUse
-        case EACCES, EADDRNOTAVAIL, EPERM: .bindFailed
-        case ECONNREFUSED: .connectionRefused
-        case ECONNRESET, EPIPE: .connectionReset
-        case ETIMEDOUT: .timedOut
-        default: .system
-        }
+        let code = ErrnoClass(number).code
         let prefix = switch code {
         case .addressInUse: "address \(what) is already in use"
         case .bindFailed: "cannot bind \(what)"

@@ -29,8 +29,12 @@ import NIOPosix
 ///   - maxLineLength: the accepted streams' longest line, in bytes.
 ///   - logger: where accept trouble is logged.
 /// - Returns: the listening server stream.
-/// - Throws: ``StreamPortError``: `.invalidAddress` (before any socket opens), `.hostNotFound`,
-///   `.addressInUse` (with errno), `.bindFailed`.
+/// - Throws: ``StreamPortError``: `.invalidAddress` or `.invalidArgument` (a negative
+///   `backlog`, a `maxLineLength` below 1), both before any socket opens; `.hostNotFound`;
+///   `.addressInUse` (`EADDRINUSE`), `.bindFailed` (`EACCES`, `EADDRNOTAVAIL`), or `.system`
+///   with the errno.
+///
+/// A host name is looked up on NIO's blocking-I/O thread pool, not on the calling executor.
 public func tcpServerStream(
     _ address: String, port: Int? = nil, backlog: Int = 128, reuseAddress: Bool = true,
     transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength,
@@ -97,9 +101,9 @@ func listen(
     _ address: StreamAddress, input: String, backlog: Int, reuseAddress: Bool, transcoder: Transcoder,
     maxLineLength: Int, logger: Logger
 ) async throws -> ServerStream {
-    guard backlog >= 0 else { throw StreamPortError.invalid(input, "backlog \(backlog) is negative") }
-    guard maxLineLength > 0 else { throw StreamPortError.invalid(input, "maxLineLength \(maxLineLength) must be positive") }
-    guard let target = try address.resolveForListening().first else {
+    guard backlog >= 0 else { throw StreamPortError.invalidArgument("backlog \(backlog)", "it must be 0 or more") }
+    try checkMaxLineLength(maxLineLength)
+    guard let target = try await address.resolvedOffLoop(forListening: true).first else {
         throw StreamPortError(.hostNotFound, "\(address) has no address to bind")
     }
     let queue = AcceptQueue(limit: backlog)
@@ -167,8 +171,11 @@ func makeServerBootstrap(
 ///   - connectTimeout: how long each address may take.
 ///   - maxLineLength: the stream's longest line, in bytes.
 /// - Returns: the connected stream.
-/// - Throws: ``StreamPortError``: `.invalidAddress`, `.hostNotFound`, `.connectionRefused`,
-///   `.timedOut`.
+/// - Throws: ``StreamPortError``: `.invalidAddress` or `.invalidArgument` (a `maxLineLength`
+///   below 1), both before any socket opens; `.hostNotFound`; `.connectionRefused`
+///   (`ECONNREFUSED`); `.timedOut` (`connectTimeout`, `ETIMEDOUT`); `.system` with the errno.
+///
+/// A host name is looked up on NIO's blocking-I/O thread pool, not on the calling executor.
 public func tcpClientStream(
     _ address: String, keepAlive: Bool = false, coalesce: Bool = true, transcoder: Transcoder = .default,
     connectTimeout: Duration = StreamDefaults.connectTimeout, maxLineLength: Int = StreamDefaults.maxLineLength
@@ -182,8 +189,9 @@ func connect(
     _ address: StreamAddress, keepAlive: Bool, coalesce: Bool, transcoder: Transcoder,
     connectTimeout: Duration, maxLineLength: Int, localPort: Int? = nil
 ) async throws -> ClientStream {
-    try await connect(
-        to: address.resolveForConnecting(), name: address.description, keepAlive: keepAlive, coalesce: coalesce,
+    try checkMaxLineLength(maxLineLength)
+    return try await connect(
+        to: address.resolvedOffLoop(forListening: false), name: address.description, keepAlive: keepAlive, coalesce: coalesce,
         transcoder: transcoder, connectTimeout: connectTimeout, maxLineLength: maxLineLength, localPort: localPort)
 }
 
@@ -222,6 +230,13 @@ func connect(
         }
     }
     throw lastError ?? StreamPortError(.hostNotFound, "\(name) has no address")
+}
+
+/// `.invalidArgument` unless `maxLineLength` is 1 or more.
+func checkMaxLineLength(_ maxLineLength: Int) throws(StreamPortError) {
+    guard maxLineLength > 0 else {
+        throw StreamPortError.invalidArgument("maxLineLength \(maxLineLength)", "it must be 1 or more (bytes)")
+    }
 }
 
 extension TimeAmount {

@@ -33,10 +33,14 @@ public final class ServerStream: AsyncSequence, Sendable {
         self.requestedAddress = requestedAddress
     }
 
-    /// The bound address: `127.0.0.1:41234`, `[::1]:41234`, `[::]:2020`, `0.0.0.0:2020`.
-    public var localAddress: String { channel.localAddress?.streamDescription ?? "" }
+    /// The bound host address alone, as seeds 003 and 004 define a local address: `127.0.0.1`,
+    /// `::1`, `::`, `0.0.0.0` (IPv6 per RFC 5952), or "" if unknown. The port is ``localPort``.
+    public var localAddress: String { channel.localAddress?.streamHost ?? "" }
     /// The bound port (the real one when 0 was asked).
     public var localPort: Int { channel.localAddress?.port ?? 0 }
+    /// The bound address and port as one string, `HOST:PORT` with an IPv6 host bracketed:
+    /// `127.0.0.1:41234`, `[::1]:41234`, `[::]:2020`, `0.0.0.0:2020`, or "" if unknown.
+    public var localEndpoint: String { channel.localAddress?.streamDescription ?? "" }
 
     /// A task executor on the listening socket's event loop: an accept loop that prefers it
     /// takes each new connection without a detour through Swift's global thread pool.

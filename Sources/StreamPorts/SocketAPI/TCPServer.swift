@@ -40,7 +40,8 @@ public final class TCPServer: Sendable {
         var reuseAddress = true
         var ipv6Only = false
         var fd: Int32 = -1
-        var bound: String?
+        /// The address bound to (the port as asked: 0 until `listen` or ``localPort``).
+        var bound: SocketAddress?
         var server: ServerStream?
         var disposed = false
         var lastError: Int32 = 0
@@ -65,27 +66,29 @@ public final class TCPServer: Sendable {
 
     deinit {
         let fd = state.withLock { $0.fd }
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { try? Syscalls.close(fd, what: "a disposed server's socket") }
     }
 
     /// The OS error number of the last failure (0 when none), Falcon's `lastError`.
     public var lastError: Int32 { state.withLock { $0.lastError } }
 
-    /// The bound address (`127.0.0.1:41234`, `[::]:2020`), nil before `bind`.
-    public var localAddress: String? { state.withLock { $0.server?.localAddress ?? $0.bound } }
+    /// The bound host address alone, as seeds 003 and 004 define it (`127.0.0.1`, `::`,
+    /// `::1`; IPv6 per RFC 5952), nil before `bind`. The port is ``localPort``.
+    public var localAddress: String? { state.withLock { s in (s.server?.channel.localAddress ?? s.bound)?.streamHost } }
 
-    /// The bound port, 0 before `bind`.
+    /// The bound address and port as one string, `HOST:PORT` with an IPv6 host bracketed
+    /// (`127.0.0.1:41234`, `[::]:2020`), nil before `bind`.
+    public var localEndpoint: String? {
+        guard let host = localAddress else { return nil }
+        return SocketAddress.endpoint(host: host, port: localPort)
+    }
+
+    /// The bound port (the real one when 0 was asked), 0 before `bind`.
     public var localPort: Int {
         state.withLock { s in
             if let server = s.server { return server.localPort }
             guard s.fd >= 0 else { return 0 }
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            _ = withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s.fd, $0, &length) } }
-            return withUnsafeBytes(of: storage) { raw -> Int in
-                // sin_port and sin6_port sit at the same offset
-                Int(UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
-            }
+            return (try? Syscalls.boundPort(s.fd, what: "the bound socket")) ?? 0
         }
     }
 
@@ -118,6 +121,10 @@ public final class TCPServer: Sendable {
 
     /// Binds to a service on every interface, or to a full address (Falcon's one-argument
     /// `bind`): `"8080"`, `"http"` (the services database), `"[::1]:8080"`, `"localhost:8080"`.
+    ///
+    /// Synchronous, as in the seeds: a host name or service name is looked up on the calling
+    /// thread (`getaddrinfo`, `getservbyname`), which blocks it; from async code on an event
+    /// loop, prefer numeric addresses or ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:)``.
     /// - Parameter addressOrService: a service name, a port number or `HOST:PORT`.
     /// - Throws: ``StreamPortError`` (`.invalidAddress`, `.hostNotFound`, `.addressInUse`, …).
     public func bind(_ addressOrService: String) throws {
@@ -128,7 +135,8 @@ public final class TCPServer: Sendable {
         }
     }
 
-    /// Binds to `address` and a service or port number (Falcon's two-argument `bind`).
+    /// Binds to `address` and a service or port number (Falcon's two-argument `bind`). Names are
+    /// looked up on the calling thread, as in ``bind(_:)``.
     /// - Parameters:
     ///   - address: a local address: `"localhost"` (loopback only), `"*"`, `"0.0.0.0"`, `"::"`, …
     ///   - service: a port number or a service name (`"http"` → 80).
@@ -139,7 +147,7 @@ public final class TCPServer: Sendable {
     }
 
     /// Binds to `host` and `port` (Lua's `bind(host, port)`): `"*"` listens on all interfaces,
-    /// `"localhost"` on loopback only.
+    /// `"localhost"` on loopback only. A name is looked up on the calling thread, as in ``bind(_:)``.
     /// - Parameters:
     ///   - host: the local host.
     ///   - port: the port (0: any free one).
@@ -154,43 +162,52 @@ public final class TCPServer: Sendable {
         }
         try state.withLock { (s: inout State) throws(StreamPortError) in
             guard !s.disposed else { throw StreamPortError(.closed, "bind on a disposed server") }
-            guard s.bound == nil else { throw StreamPortError(.operation, "already bound to \(s.bound!)") }
-            let fd = socket(Int32(target.protocol.rawValue), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else {
-                s.lastError = errno
-                throw StreamPortError.fromErrno(errno, target.streamDescription)
+            if let bound = s.bound { throw StreamPortError(.operation, "already bound to \(bound.streamDescription)") }
+            do throws(StreamPortError) {
+                s.fd = try TCPServer.boundSocket(target, reuseAddress: s.reuseAddress, ipv6Only: s.ipv6Only)
+                s.bound = target
+            } catch {
+                s.lastError = error.errno ?? s.lastError
+                throw error
             }
-            var one: Int32 = s.reuseAddress ? 1 : 0
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
+    /// A socket bound to `target` with the options set, or closed again on failure.
+    private static func boundSocket(_ target: SocketAddress, reuseAddress: Bool, ipv6Only: Bool) throws(StreamPortError) -> Int32 {
+        let what = target.streamDescription
+        let fd = try Syscalls.streamSocket(family: Int32(target.protocol.rawValue), what: what)
+        do {
+            try Syscalls.setOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: reuseAddress ? 1 : 0, what: what)
             if target.protocol == .inet6 {
-                var v6only: Int32 = s.ipv6Only ? 1 : 0
-                setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &v6only, socklen_t(MemoryLayout<Int32>.size))
+                try Syscalls.setOption(fd, level: Int32(IPPROTO_IPV6), name: IPV6_V6ONLY, value: ipv6Only ? 1 : 0, what: what)
             }
-            let result = target.withSockAddr { Glibc.bind(fd, $0, socklen_t($1)) }
-            guard result == 0 else {
-                let number = errno
-                Glibc.close(fd)
-                s.lastError = number
-                throw StreamPortError.fromErrno(number, target.streamDescription)
-            }
-            s.fd = fd
-            s.bound = target.streamDescription
+            try Syscalls.bind(fd, to: target, what: what)
+            return fd
+        } catch {
+            try? Syscalls.close(fd, what: what)   // the bind's error is the one to report
+            throw error
         }
     }
 
     /// Starts accepting connections (Lua's `listen(backlog)`).
     /// - Parameter backlog: the listen backlog; also the most accepted connections waiting for
     ///   ``accept(timeout:)`` (at that many the server stops accepting until one is taken).
-    /// - Throws: ``StreamPortError`` `.operation` before `bind`, `.invalidAddress` for a
-    ///   negative backlog, or the OS error.
+    /// - Throws: ``StreamPortError`` `.operation` before `bind` or when already listening,
+    ///   `.invalidArgument` for a negative backlog or the server's `maxLineLength` below 1, or
+    ///   the OS error (``lastError`` keeps its number).
     public func listen(_ backlog: Int = 128) async throws {
-        guard backlog >= 0 else { throw StreamPortError.invalid("\(backlog)", "backlog \(backlog) is negative") }
+        guard backlog >= 0 else { throw StreamPortError.invalidArgument("backlog \(backlog)", "it must be 0 or more") }
+        try checkMaxLineLength(maxLineLength)
         let fd = try state.withLock { (s: inout State) throws(StreamPortError) -> Int32 in
-            guard s.server == nil else { throw StreamPortError(.operation, "already listening on \(s.bound ?? "?")") }
+            let name = s.bound?.streamDescription ?? "?"
+            guard s.server == nil else { throw StreamPortError(.operation, "already listening on \(name)") }
             guard s.fd >= 0 else { throw StreamPortError(.operation, "listen before bind") }
-            guard Glibc.listen(s.fd, Int32(clamping: backlog)) == 0 else {
-                s.lastError = errno
-                throw StreamPortError.fromErrno(errno, s.bound ?? "socket")
+            do throws(StreamPortError) {
+                try Syscalls.listen(s.fd, backlog: Int32(clamping: backlog), what: name)
+            } catch {
+                s.lastError = error.errno ?? s.lastError
+                throw error
             }
             let fd = s.fd
             s.fd = -1   // NIO owns it from here
@@ -205,7 +222,7 @@ public final class TCPServer: Sendable {
             let server = ServerStream(channel: channel, accepted: queue, transcoder: transcoder, requestedAddress: StreamAddress(host: .anyInterface, port: 0))
             state.withLock { $0.server = server }
         } catch {
-            Glibc.close(fd)
+            try? Syscalls.close(fd, what: "listen")   // NIO did not take it
             throw recordingError(StreamPortError.from(error, "listen"))
         }
     }
@@ -238,7 +255,7 @@ public final class TCPServer: Sendable {
             s.disposed = true
             return r
         }
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { try? Syscalls.close(fd, what: "dispose") }
         await server?.close()
     }
 

@@ -31,62 +31,6 @@ public final class TCPSocket: Sendable {
         case unconnected, hostLookup, connecting, connected, bound, closing
     }
 
-    /// The seed's error kinds, mapped from OS and NIO errors.
-    public enum ErrorKind: String, Sendable, Hashable, CaseIterable {
-        /// The peer refused the connection (or it timed out).
-        case connectionRefused
-        /// The remote host closed the connection.
-        case remoteHostClosed
-        /// The host name was not found.
-        case hostNotFound
-        /// Out of sockets or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM).
-        case socketResource
-        /// The operation timed out.
-        case socketTimeout
-        /// Never raised for TCP (a datagram error, kept for the seed's table).
-        case datagramTooLarge
-        /// The network failed (unreachable, down, reset).
-        case network
-        /// Not supported (EOPNOTSUPP).
-        case unsupportedSocketOperation
-        /// The last operation has not finished yet (EALREADY, EINPROGRESS).
-        case unfinishedSocketOperation
-        /// Reserved until TLS lands.
-        case sslHandshakeFailed
-        /// Reserved until TLS lands.
-        case sslInternal
-        /// Reserved until TLS lands.
-        case sslInvalidUserData
-        /// Not permitted in the socket's current state.
-        case operation
-        /// A temporary condition (EAGAIN, EINTR).
-        case temporary
-        /// Anything else.
-        case unknown
-
-        /// The kind of a ``StreamPortError``.
-        /// - Parameter error: the error.
-        public init(_ error: StreamPortError) {
-            switch error.code {
-            case .connectionRefused: self = .connectionRefused
-            case .hostNotFound: self = .hostNotFound
-            case .timedOut: self = .socketTimeout
-            case .connectionReset: self = .network
-            case .operation, .closed: self = .operation
-            case .invalidAddress: self = .hostNotFound
-            default:
-                switch error.errno {
-                case EMFILE, ENFILE, ENOBUFS, ENOMEM: self = .socketResource
-                case ENETUNREACH, EHOSTUNREACH, ENETDOWN, ECONNABORTED, ECONNRESET, EPIPE: self = .network
-                case EOPNOTSUPP: self = .unsupportedSocketOperation
-                case EALREADY, EINPROGRESS: self = .unfinishedSocketOperation
-                case EAGAIN, EINTR: self = .temporary
-                default: self = .unknown
-                }
-            }
-        }
-    }
-
     /// The seed's event handlers, as values.
     public enum Event: Sendable, Hashable {
         case hostFound
@@ -177,14 +121,22 @@ public final class TCPSocket: Sendable {
     /// The connection's stream (characters and bytes), nil when not connected.
     public var stream: ClientStream? { connection.withLock { $0.stream } }
 
-    /// The local address, or "" when unavailable.
-    public var localAddress: String { stream?.localAddress ?? "" }
+    /// The local host address alone, as seed 004 defines it (`127.0.0.1`, `::1`; IPv6 per
+    /// RFC 5952), or "" when unavailable. The port is ``localPort``.
+    public var localAddress: String { stream?.channel.localAddress?.streamHost ?? "" }
     /// The local port, or the bound one, or 0.
     public var localPort: Int { connection.withLock { $0.stream?.localPort ?? $0.localPort ?? 0 } }
-    /// The remote address when connected, else "".
-    public var remoteAddress: String { isValid ? stream?.remoteAddress ?? "" : "" }
+    /// The local address and port as one string, `HOST:PORT` with an IPv6 host bracketed
+    /// (`127.0.0.1:41234`, `[::1]:41234`), or "" when unavailable.
+    public var localEndpoint: String { stream?.channel.localAddress?.streamDescription ?? "" }
+    /// The remote host address alone (`127.0.0.1`, `::1`) when connected, else "". The port is
+    /// ``remotePort``.
+    public var remoteAddress: String { isValid ? stream?.channel.remoteAddress?.streamHost ?? "" : "" }
     /// The remote port when connected, else 0.
     public var remotePort: Int { isValid ? stream?.remotePort ?? 0 : 0 }
+    /// The remote address and port as one string, `HOST:PORT` with an IPv6 host bracketed, when
+    /// connected, else "".
+    public var remoteEndpoint: String { isValid ? stream?.channel.remoteAddress?.streamDescription ?? "" : "" }
 
     /// Chooses the local port of the outgoing connection (0: any); enters ``State/bound``.
     /// - Parameter port: the port.
@@ -203,15 +155,20 @@ public final class TCPSocket: Sendable {
     ///   - host: a host name or a numeric address.
     ///   - port: the port.
     ///   - connectTimeout: how long each address may take.
-    /// - Throws: ``StreamPortError`` (`.hostNotFound`, `.connectionRefused`, `.timedOut`,
-    ///   `.operation` when not unconnected or bound).
+    /// - Throws: ``StreamPortError``: `.operation` when not unconnected or bound;
+    ///   `.invalidAddress` for a bad host or port; `.hostNotFound`; `.connectionRefused`
+    ///   (`ECONNREFUSED`); `.timedOut` (`connectTimeout`, `ETIMEDOUT`); `.addressInUse` for a
+    ///   local port taken by ``bind(_:)``; `.system` with the errno. ``error`` then holds its
+    ///   ``ErrorKind``.
+    ///
+    /// A host name is looked up on NIO's blocking-I/O thread pool, not on the calling executor.
     public func connect(_ host: String, _ port: Int, connectTimeout: Duration = StreamDefaults.connectTimeout) async throws {
         let current = state
         guard current == .unconnected || current == .bound else { throw operationError("connect") }
         core.transition(.hostLookup)
         do {
             let address = try StreamAddress.parse(host, port: port)
-            let targets = try address.resolveForConnecting()
+            let targets = try await address.resolvedOffLoop(forListening: false)
             core.continuation.yield(.hostFound)
             core.transition(.connecting)
             let core = self.core
