@@ -41,7 +41,7 @@ func proxyParse(_ bytes: [UInt8], chunks: [Int] = [], maximumLength: Int = Proxy
                 return .header(header, consumed: offset + consumed)
             }
         } catch let error as StreamPortError {
-            #expect(error.code == .operation)
+            #expect(error.code == .proxyHeader)
             return .error(error.message)
         } catch {
             Issue.record("unexpected \(error)")

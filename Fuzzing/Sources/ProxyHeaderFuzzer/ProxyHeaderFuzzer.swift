@@ -40,7 +40,7 @@ private func run(_ chunks: [[UInt8]], limit: Int, label: String) -> Outcome {
                 return .header(header, consumed: offset + consumed)
             }
         } catch let error as StreamPortError {
-            require(error.code == .operation, "\(label) threw \(error.code): \(error)")
+            require(error.code == .proxyHeader, "\(label) threw \(error.code): \(error)")
             return .error(error.message)
         } catch {
             fail("\(label) threw \(error)")

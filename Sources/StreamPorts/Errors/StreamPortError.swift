@@ -83,6 +83,11 @@ public struct StreamPortError: Error, Sendable, Hashable, CustomStringConvertibl
         /// data (wraps `TranscoderError.Code.internalFailure`). Check the ICU installation
         /// and memory.
         case transcoderInternal
+        /// A connection on a port that expects the PROXY protocol (v1 or v2) did not start with
+        /// a valid header: missing, malformed, truncated, over-long, a CRC32C that does not
+        /// match. The message names the reason and shows the first header bytes in hex. Only
+        /// that connection is closed; check the load balancer's `send-proxy` setting.
+        case proxyHeader
         /// The operation is not valid in the current state: `TCPSocket` reads and writes when not
         /// connected, `TCPSocket.connect` when already connected, `TCPServer.bind` twice,
         /// `setOption` after `bind` or with an unknown name, `listen` before `bind`. Follow the

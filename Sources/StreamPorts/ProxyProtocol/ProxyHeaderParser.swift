@@ -354,7 +354,7 @@ public struct ProxyHeaderParser: Sendable {
     private static func malformed(_ reason: String, _ bytes: some Collection<UInt8>) -> StreamPortError {
         var shown = bytes.prefix(32).map(hexByte).joined(separator: " ")
         if bytes.count > 32 { shown += " … (\(bytes.count) bytes)" }
-        return StreamPortError(.operation, "invalid PROXY protocol header: \(reason) [\(shown)]")
+        return StreamPortError(.proxyHeader, "invalid PROXY protocol header: \(reason) [\(shown)]")
     }
 
     private static func hexByte(_ byte: UInt8) -> String {

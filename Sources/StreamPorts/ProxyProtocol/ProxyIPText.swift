@@ -83,39 +83,9 @@ enum ProxyIPText {
         bytes.map { String($0) }.joined(separator: ".")
     }
 
-    /// RFC 5952 text from 16 bytes: lowercase hex without leading zeros, the longest run of
-    /// two or more zero groups (the first of equal runs) as `::`, and IPv4-mapped addresses
-    /// (`::ffff:0:0/96`) in mixed notation, `::ffff:192.0.2.1` (RFC 5952 section 5).
+    /// RFC 5952 text from 16 bytes (the shared formatter, ``ipv6Text(_:)``).
     static func formatIPv6(_ bytes: some Collection<UInt8>) -> String {
-        let b = Array(bytes)
-        precondition(b.count == 16, "an IPv6 address has 16 bytes")
-        if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF {
-            return "::ffff:" + formatIPv4(b[12...])
-        }
-        let groups = (0..<8).map { UInt16(b[2 * $0]) << 8 | UInt16(b[2 * $0 + 1]) }
-        var bestStart = -1, bestLength = 0, runStart = -1
-        for index in 0...8 {
-            if index < 8 && groups[index] == 0 {
-                if runStart < 0 { runStart = index }
-            } else if runStart >= 0 {
-                if index - runStart > bestLength { bestStart = runStart; bestLength = index - runStart }
-                runStart = -1
-            }
-        }
-        if bestLength < 2 { bestStart = -1 }
-        var out = ""
-        var index = 0
-        while index < 8 {
-            if index == bestStart {
-                out += "::"
-                index += bestLength
-                continue
-            }
-            if !out.isEmpty && !out.hasSuffix(":") { out += ":" }
-            out += String(groups[index], radix: 16)
-            index += 1
-        }
-        return out
+        ipv6Text(bytes)
     }
 
     /// A decimal port 0–65535 without sign or leading zeros ("0" itself is fine).

@@ -32,6 +32,7 @@ extension TCPSocket {
     /// | `.closed`, `.operation` | ``operation`` |
     /// | `.lineTooLong` | ``lineTooLong`` |
     /// | `.unknownCodec`, `.decoding`, `.encoding`, `.transcoderInternal` | ``transcoding`` |
+    /// | `.proxyHeader` | ``proxyProtocol`` |
     /// | `.system` | ``unknown`` |
     ///
     /// ``remoteHostClosed`` comes from the connection's end, not from an error. Seed 004's table
@@ -80,6 +81,9 @@ extension TCPSocket {
         /// The local address is not this machine's (`EADDRNOTAVAIL`). Qt's
         /// `SocketAddressNotAvailableError`.
         case addressNotAvailable
+        /// A PROXY protocol header was missing or malformed (`.proxyHeader`). Qt's
+        /// `ProxyProtocolError`.
+        case proxyProtocol
         /// The host or port given is malformed (``StreamPortError/Code/invalidAddress``); no
         /// lookup was made.
         case invalidAddress
@@ -112,6 +116,7 @@ extension TCPSocket {
             case .closed, .operation: self = .operation
             case .lineTooLong: self = .lineTooLong
             case .unknownCodec, .decoding, .encoding, .transcoderInternal: self = .transcoding
+            case .proxyHeader: self = .proxyProtocol
             case .system: self = .unknown
             }
         }
