@@ -10,12 +10,14 @@ let package = Package(
     products: [
         .library(name: "StreamPorts", targets: ["StreamPorts"]),
         .library(name: "Transcoders", targets: ["Transcoders"]),
+        .library(name: "StreamPortsService", targets: ["StreamPortsService"]),
         .executable(name: "portecho", targets: ["portecho"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
@@ -38,6 +40,16 @@ let package = Package(
                 "Transcoders",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: callerIsolated
+        ),
+        // StreamService: a server stream as a swift-service-lifecycle Service (graceful shutdown).
+        .target(
+            name: "StreamPortsService",
+            dependencies: [
+                "StreamPorts",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: callerIsolated
@@ -75,5 +87,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PortechoTests", dependencies: ["portecho"]),
+        .testTarget(
+            name: "StreamPortsServiceTests",
+            dependencies: [
+                "StreamPortsService",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
+        ),
     ]
 )

@@ -9,6 +9,11 @@ import Synchronization
 /// connections wait in the kernel's listen backlog, and it starts again as soon as `read()`
 /// takes one. NIO may accept up to 3 more in the readiness event that reached the limit (it
 /// accepts up to 4 per event). Accepting also pauses while ``AcceptController`` backs off.
+///
+/// Under a connection limit (``ServerStream/serve(maxConnections:logger:handler:)``) the streams
+/// handed out and still being served count too: at `maxConnections` accepted-and-unfinished
+/// connections the listening channel stops accepting, so the next ones wait in the kernel's
+/// backlog, never in this queue; ``connectionEnded()`` makes room again.
 final class AcceptQueue: Sendable {
     struct State {
         var queue = CircularBuffer<ClientStream>()
@@ -24,12 +29,29 @@ final class AcceptQueue: Sendable {
         /// The listening channel, once its pipeline is being set up.
         var server: (any Channel)?
 
+        /// The most connections accepted and not yet finished, when serving with a limit.
+        var maxConnections: Int?
+        /// Connections handed out and not yet finished (counted only under `maxConnections`).
+        var active = 0
+
         /// Connections accepted and not yet handed out.
         var waiting: Int { queue.count + settingUp.count }
 
-        /// Clears `full` once fewer than `limit` wait; true if it did (accepting may resume).
+        /// True when no more connections may be accepted now.
+        func atCapacity(_ limit: Int) -> Bool {
+            if waiting >= limit { return true }
+            guard let maxConnections else { return false }
+            return waiting + active >= maxConnections
+        }
+
+        /// Counts a stream handed out, under a connection limit.
+        mutating func handedOut() {
+            if maxConnections != nil { active += 1 }
+        }
+
+        /// Clears `full` once there is room again; true if it did (accepting may resume).
         mutating func roomAgain(_ limit: Int) -> Bool {
-            guard full, waiting < limit else { return false }
+            guard full, !atCapacity(limit) else { return false }
             full = false
             return true
         }
@@ -58,7 +80,7 @@ final class AcceptQueue: Sendable {
         let id = ObjectIdentifier(channel)
         let pause = state.withLock { s -> Bool in
             s.settingUp.insert(id)
-            guard !s.full, s.waiting >= limit else { return false }
+            guard !s.full, s.atCapacity(limit) else { return false }
             s.full = true
             return true
         }
@@ -68,6 +90,28 @@ final class AcceptQueue: Sendable {
             if resume { updateAccepting() }
         }
         if pause { updateAccepting() }
+    }
+
+    /// Counts from now on the streams handed out against `maxConnections`, and stops accepting
+    /// at once if that many wait already.
+    func limitConnections(to maxConnections: Int) {
+        let pause = state.withLock { s -> Bool in
+            s.maxConnections = maxConnections
+            guard !s.full, s.atCapacity(limit) else { return false }
+            s.full = true
+            return true
+        }
+        if pause { updateAccepting() }
+    }
+
+    /// A stream handed out under a connection limit has finished: accepting may resume.
+    func connectionEnded() {
+        let resume = state.withLock { s -> Bool in
+            guard s.maxConnections != nil else { return false }
+            s.active -= 1
+            return s.roomAgain(limit)
+        }
+        if resume { updateAccepting() }
     }
 
     /// Pauses or resumes accepting for ``AcceptController``'s backoff.
@@ -98,6 +142,7 @@ final class AcceptQueue: Sendable {
             if s.closed { return (false, nil, false) }
             if let w = s.waiter {
                 s.waiter = nil
+                s.handedOut()
                 return (true, w, s.roomAgain(limit))
             }
             s.queue.append(stream)
@@ -113,7 +158,10 @@ final class AcceptQueue: Sendable {
     /// the next one.
     func take(orWait waiter: UnsafeContinuation<ClientStream?, Never>? = nil) -> ClientStream?? {
         let (result, resume) = state.withLock { s -> (ClientStream??, Bool) in
-            if let first = s.queue.popFirst() { return (.some(first), s.roomAgain(limit)) }
+            if let first = s.queue.popFirst() {
+                s.handedOut()
+                return (.some(first), s.roomAgain(limit))
+            }
             if s.closed { return (.some(nil), false) }
             guard let waiter else { return (nil, false) }
             if Task.isCancelled { return (.some(nil), false) }

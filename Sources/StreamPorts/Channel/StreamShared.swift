@@ -20,6 +20,12 @@ final class StreamShared: Sendable {
         var writeWaiters: [Int: UnsafeContinuation<Void, Never>] = [:]
         var writeTickets = 0
         var closed = false
+        /// The peer's end of input (its FIN) or the connection's end arrived; ``inputEnded``
+        /// may also be set by ``stopReading()`` without it.
+        var peerFinished = false
+        /// Input is read and dropped (a lingering close), and the channel closed at the peer's
+        /// end of input.
+        var discarding = false
     }
 
     /// Unread input the handler keeps asking the socket for (TCP pushes back above it).
@@ -40,12 +46,13 @@ final class StreamShared: Sendable {
     // MARK: Event loop side
 
     func received(_ buffer: ByteBuffer) {
-        let available = state.withLock {
-            $0.inboundBytes += buffer.readableBytes
-            $0.inbound.append(buffer)
-            return $0.inboundBytes
+        let available = state.withLock { s -> Int? in
+            if s.discarding { return nil }   // a lingering close drops what still comes
+            s.inboundBytes += buffer.readableBytes
+            s.inbound.append(buffer)
+            return s.inboundBytes
         }
-        observer?(.received(available))
+        if let available { observer?(.received(available)) }
     }
 
     /// Wakes the reader; returns true when the handler should read again at once.
@@ -53,7 +60,7 @@ final class StreamShared: Sendable {
         let (waiter, again) = state.withLock { s -> (UnsafeContinuation<Void, Never>?, Bool) in
             let w = s.readWaiter
             s.readWaiter = nil
-            let again = s.inboundBytes < StreamShared.inboundHighWater && !s.inputEnded
+            let again = s.discarding || (s.inboundBytes < StreamShared.inboundHighWater && !s.inputEnded)
             s.readInFlight = again
             return (w, again)
         }
@@ -64,6 +71,7 @@ final class StreamShared: Sendable {
     func inputEnded(failure: StreamPortError? = nil, closed: Bool = false) {
         let (reader, writers) = state.withLock { s -> (UnsafeContinuation<Void, Never>?, [UnsafeContinuation<Void, Never>]) in
             s.inputEnded = true
+            s.peerFinished = true
             if let failure, s.failure == nil { s.failure = failure }
             if closed { s.closed = true; s.writable = true }
             let r = s.readWaiter
@@ -90,6 +98,39 @@ final class StreamShared: Sendable {
         }
         for waiter in waiters { waiter.resume() }
     }
+
+    // MARK: Shutdown
+
+    /// Ends the input where it stands, as if the peer had finished: what was received is still
+    /// read, then reads return end of stream, and no more is asked of the socket. A reader
+    /// waiting for the network is woken. (A server's graceful shutdown; the peer may well still
+    /// be sending, which a lingering close then takes care of.)
+    func stopReading() {
+        let reader = state.withLock { s -> UnsafeContinuation<Void, Never>? in
+            s.inputEnded = true
+            let r = s.readWaiter
+            s.readWaiter = nil
+            return r
+        }
+        reader?.resume()
+    }
+
+    /// Starts dropping input until the peer's end of input; true when that end has already
+    /// come (nothing to wait for), and whether a read must be requested to get things going.
+    func beginDiscarding() -> (finished: Bool, requestRead: Bool) {
+        state.withLock { s in
+            if s.peerFinished || s.closed { return (true, false) }
+            s.discarding = true
+            s.inbound.removeAll()
+            s.inboundBytes = 0
+            let request = !s.readInFlight
+            s.readInFlight = true
+            return (false, request)
+        }
+    }
+
+    /// True while input is being dropped (the handler then closes at the peer's end).
+    var isDiscarding: Bool { state.withLock { $0.discarding } }
 
     /// Resumes a waiting reader (timeout or cancellation).
     func interruptReader(timedOut: Bool) {
@@ -148,6 +189,7 @@ final class StreamHandler: ChannelInboundHandler, Sendable {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
             shared.inputEnded()
+            if shared.isDiscarding { context.close(promise: nil) }   // a lingering close is over
         }
         context.fireUserInboundEventTriggered(event)
     }

@@ -120,7 +120,7 @@ func listen(
     } catch {
         throw StreamPortError.from(error, target.streamDescription)
     }
-    return ServerStream(channel: channel, accepted: queue, transcoder: transcoder, requestedAddress: address)
+    return ServerStream(channel: channel, accepted: queue, transcoder: transcoder, requestedAddress: address, logger: logger)
 }
 
 /// The bootstrap every server stream uses: pull-based child channels that feed ``ClientStream``s

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -25,8 +26,15 @@ public final class ServerStream: AsyncSequence, Sendable {
     public let transcoder: Transcoder
     /// The address the port was asked for.
     public let requestedAddress: StreamAddress
+    /// Where ``serve(maxConnections:logger:handler:)`` logs by default: the logger the server
+    /// was opened with.
+    package let logger: Logger
 
-    init(channel: any Channel, accepted: AcceptQueue, transcoder: Transcoder, requestedAddress: StreamAddress) {
+    init(
+        channel: any Channel, accepted: AcceptQueue, transcoder: Transcoder, requestedAddress: StreamAddress,
+        logger: Logger = Logger(label: "StreamPorts")
+    ) {
+        self.logger = logger
         self.channel = channel
         self.accepted = accepted
         self.transcoder = transcoder
@@ -89,6 +97,16 @@ public final class ServerStream: AsyncSequence, Sendable {
 
     /// Stops accepting, closes connections not yet handed out. Idempotent.
     public func close() async {
+        let pending = stopAccepting()
+        try? await channel.close()
+        for stream in pending { await stream.abort() }
+    }
+
+    /// Stops accepting at once: ``read()`` returns nil from now on, and the listening socket
+    /// starts closing (the port is free as soon as it has). Returns the streams accepted and
+    /// not yet handed out, for the caller to close. Callable from any thread, without waiting.
+    @discardableResult
+    package func stopAccepting() -> [ClientStream] {
         let (pending, waiter) = accepted.state.withLock { s -> ([ClientStream], UnsafeContinuation<ClientStream?, Never>?) in
             s.closed = true
             let pending = Array(s.queue)
@@ -98,8 +116,8 @@ public final class ServerStream: AsyncSequence, Sendable {
             return (pending, w)
         }
         waiter?.resume(returning: nil)
-        try? await channel.close()
-        for stream in pending { await stream.abort() }
+        channel.close(promise: nil)
+        return pending
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {

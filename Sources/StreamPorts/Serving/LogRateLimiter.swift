@@ -1,0 +1,49 @@
+import Logging
+import Synchronization
+
+/// Lets through at most `perSecond` messages each second and counts the rest, which the next
+/// message let through reports as "N more suppressed". For warnings a peer can trigger at will
+/// (bad bytes, over-long lines, failed handshakes): a hostile peer must not flood the log.
+package final class LogRateLimiter: Sendable {
+    private struct Window {
+        var start: ContinuousClock.Instant
+        var count = 0
+        var suppressed = 0
+    }
+
+    /// The most messages let through each second.
+    package let perSecond: Int
+    private let window: Mutex<Window>
+
+    /// - Parameter perSecond: the most messages let through each second.
+    package init(perSecond: Int = 5) {
+        self.perSecond = perSecond
+        self.window = Mutex(Window(start: .now))
+    }
+
+    /// Logs `message` at `level` unless this second's quota is spent; then it is only counted.
+    /// - Parameters:
+    ///   - logger: where to log.
+    ///   - level: the level.
+    ///   - message: the message, built only when it is let through.
+    package func log(_ logger: Logger, _ level: Logger.Level, _ message: @autoclosure () -> String) {
+        guard logger.logLevel <= level else { return }
+        let now = ContinuousClock.now
+        let suppressed = window.withLock { w -> Int? in
+            if now - w.start >= .seconds(1) {
+                w.start = now
+                w.count = 0
+            }
+            guard w.count < perSecond else {
+                w.suppressed += 1
+                return nil
+            }
+            w.count += 1
+            defer { w.suppressed = 0 }
+            return w.suppressed
+        }
+        guard let suppressed else { return }
+        let note = suppressed > 0 ? " (\(suppressed) more suppressed)" : ""
+        logger.log(level: level, "\(message())\(note)")
+    }
+}
