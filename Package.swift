@@ -50,20 +50,6 @@ let package = Package(
             ],
             swiftSettings: callerIsolated
         ),
-        // Benchmarks: a transcoder throughput benchmark and a reference SwiftNIO line echo.
-        .executableTarget(
-            name: "TranscoderBench",
-            dependencies: ["Transcoders", "CStreamPortsICU"],
-            path: "Benchmarks/TranscoderBench"
-        ),
-        .executableTarget(
-            name: "NIOLineEcho",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            path: "Benchmarks/NIOLineEcho"
-        ),
         .testTarget(name: "TranscodersTests", dependencies: ["Transcoders"]),
         .testTarget(
             name: "StreamPortsTests",

@@ -92,12 +92,6 @@ const char *sp_available_name(int32_t index);
 int32_t sp_count_aliases(const char *name);
 const char *sp_alias(const char *name, int32_t index);
 
-/// Reference for benchmarks: plain ucnv_convertEx of a whole buffer to UTF-8 (or from UTF-8
-/// when `to_utf8` is 0) with ICU's default callbacks. Returns bytes written or -1.
-int64_t sp_reference_convert(const char *name, int32_t to_utf8, const uint8_t *src,
-                             int64_t src_length, uint8_t *dst, int64_t dst_capacity,
-                             int64_t chunk);
-
 #ifdef __cplusplus
 }
 #endif

@@ -2,7 +2,8 @@
 // GB18030 on ~50 MB of mixed text fed in 64 KiB chunks through TextDecoder / TextEncoder,
 // against raw ICU (ucnv_convertEx of the same bytes, same chunk size) measured in the same run.
 //
-//   swift run -c release TranscoderBench [megabytes] [runs] [sample file]
+//   swift run -c release --package-path Benchmarks --scratch-path .build-bench TranscoderBench \
+//       [megabytes] [runs] [sample file]
 //
 // MB/s counts the codec-side bytes (decode input, encode output), 1 MB = 10^6 bytes; each
 // figure is the best of `runs`. Each decoded chunk goes into a fresh String (as a port
@@ -10,8 +11,7 @@
 // for), encoding .lf (no line-end rewriting, like raw ICU); both use the .replace error mode.
 
 //
-// Figures (`swift run -c release TranscoderBench`, 2-core Linux VM, Swift 6.3.1, ICU 72;
-// ±20 % run to run):
+// Figures (the command above, 2-core Linux VM, Swift 6.3.1, ICU 72; ±20 % run to run):
 //
 // | codec      | direction | MB (codec side) | Transcoders MB/s | raw ICU MB/s | ratio |
 // |------------|-----------|----------------:|-----------------:|-------------:|------:|
@@ -31,7 +31,7 @@
 // String's storage, but a fresh String per chunk (allocation, page faults) and Swift's UTF-8
 // validation of it (no public unvalidated initializer) cost what raw ICU does not pay.
 
-import CStreamPortsICU
+import CICUReference
 import Glibc
 import Transcoders
 
