@@ -186,17 +186,10 @@ int32_t sp_type(const sp_converter *c) {
     case UCNV_UTF16_BigEndian: case UCNV_UTF16_LittleEndian: case UCNV_UTF16:
     case UCNV_UTF32_BigEndian: case UCNV_UTF32_LittleEndian: case UCNV_UTF32:
         return SP_TYPE_UTF16;
-    case UCNV_SBCS: case UCNV_DBCS: case UCNV_MBCS:
-        if (strstr(sp_name(c), "18030") != NULL) return SP_TYPE_GB18030;
-        return SP_TYPE_MBCS;
     default:
-        return ucnv_getType(c->cnv) == UCNV_EBCDIC_STATEFUL || ucnv_getType(c->cnv) == UCNV_ISO_2022
-            ? SP_TYPE_STATEFUL : SP_TYPE_OTHER;
+        return SP_TYPE_OTHER;
     }
 }
-
-int32_t sp_min_char_size(const sp_converter *c) { return ucnv_getMinCharSize(c->cnv); }
-int32_t sp_max_char_size(const sp_converter *c) { return ucnv_getMaxCharSize(c->cnv); }
 
 /// Decodes `len` bytes in one go with a STOP callback; returns the UChar count or -1.
 static int32_t probe_decode(UConverter *probe, const char *bytes, int32_t len, UChar *out, int32_t cap) {
@@ -272,17 +265,18 @@ static void record_decode_error(sp_converter *c, UErrorCode status, sp_error *e)
     e->icu_status = status;
     e->invalid_length = len;
     memcpy(e->invalid, bytes, (size_t)len);
-    // Bytes ICU consumed after the offending sequence and holds for replay (a lead byte's
-    // would-be trail bytes from an earlier chunk) come after it in the stream.
-    e->invalid_end = c->consumed - sp_decode_pending(c);
+    // Where the offending sequence ends, in bytes since the reset: bytes ICU consumed after it
+    // and holds for replay (a lead byte's would-be trail bytes from an earlier chunk) come
+    // after it in the stream.
+    int64_t end = c->consumed - sp_decode_pending(c);
     // ICU's UTF-16/32 converters may also hold the first byte of the unit after an unpaired
     // surrogate where ucnv_toUCountPending does not see it; their errors start on a unit.
     if (sp_type(c) == SP_TYPE_UTF16 && len > 0) {
         int64_t unit = ucnv_getMinCharSize(c->cnv);
-        int64_t start = e->invalid_end - len;
-        if (unit > 1 && start % unit != 0) e->invalid_end -= start % unit;
+        int64_t start = end - len;
+        if (unit > 1 && start % unit != 0) end -= start % unit;
     }
-    e->invalid_back = c->consumed - e->invalid_end + len;
+    e->invalid_back = c->consumed - end + len;
 }
 
 int32_t sp_decode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit,

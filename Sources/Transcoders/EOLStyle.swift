@@ -41,9 +41,6 @@ public enum EOLStyle: String, Sendable, Hashable, CaseIterable {
         }
     }
 
-    /// True when input line ends are translated (every style but ``none``).
-    public var translatesInput: Bool { self != .none }
-
     /// True when `scalar` ends a line on input in this style.
     /// - Parameter scalar: a decoded scalar.
     @inlinable

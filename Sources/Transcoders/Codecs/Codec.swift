@@ -28,7 +28,6 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
     let asciiLineSafe: Bool
     /// NEL (U+0085) or LS (U+2028) can be encoded; then only UTF-8 and Latin-1 know their bytes.
     let encodesUnicodeLineEnds: Bool
-    let minCharSize: Int
 
     /// Opens the codec called `name` (any ICU converter name or alias, case-insensitive).
     /// - Parameter name: a name such as `"UTF-8"`, `"Shift_JIS"`, `"cp932"`, `"latin1"`.
@@ -64,7 +63,6 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
             self.name = converter.name
         }
         self.asciiLineSafe = Codec.lineSafetyCache.value(for: self.name) { sp_is_ascii_line_safe(handle) != 0 }
-        self.minCharSize = Int(sp_min_char_size(handle))
         self.encodesUnicodeLineEnds = Codec.canEncode(handle: converter, "\u{85}") || Codec.canEncode(handle: converter, "\u{2028}")
     }
 

@@ -81,8 +81,8 @@ public final class ScalarDecoder {
         case Int32(SP_OK):
             return (consumed, nil)
         case Int32(SP_ILLEGAL):
-            // sp_error.invalid_end counts from the converter's reset; recompute from here.
-            // Bytes ICU holds for replay were consumed but come after the offending sequence.
+            // The offset counts back from the input consumed (sp_error.invalid_back): bytes ICU
+            // holds for replay were consumed but come after the offending sequence.
             let bad = withUnsafeBytes(of: error.invalid) { Array($0.prefix(Int(error.invalid_length))) }
             let offset = max(0, streamOffset + consumed - Int(error.invalid_back))
             return (consumed, .decoding(codec: transcoder.codec.name, offset: offset, bytes: bad, reason: decodingReason(error.icu_status)))
