@@ -11,6 +11,9 @@ let package = Package(
         .library(name: "StreamPorts", targets: ["StreamPorts"]),
         .library(name: "Transcoders", targets: ["Transcoders"]),
         .executable(name: "portecho", targets: ["portecho"]),
+        // Test helpers, a product only so that the fuzzers of Fuzzing/ (a package of their own)
+        // can share them: not API, no compatibility promised.
+        .library(name: "StreamPortsTestSupport", targets: ["StreamPortsTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -50,15 +53,23 @@ let package = Package(
             ],
             swiftSettings: callerIsolated
         ),
-        .testTarget(name: "TranscodersTests", dependencies: ["Transcoders"]),
+        // Shared by the test targets and the fuzzers: raw POSIX sockets as the other end of a
+        // test connection, and the decode drivers (stream a decoder, resume after errors).
+        .target(
+            name: "StreamPortsTestSupport",
+            dependencies: ["Transcoders"],
+            path: "Tests/StreamPortsTestSupport"
+        ),
+        .testTarget(name: "TranscodersTests", dependencies: ["Transcoders", "StreamPortsTestSupport"]),
         .testTarget(
             name: "StreamPortsTests",
             dependencies: [
                 "StreamPorts",
+                "StreamPortsTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "PortechoTests", dependencies: ["portecho"]),
+        .testTarget(name: "PortechoTests", dependencies: ["portecho", "StreamPortsTestSupport"]),
     ]
 )

@@ -27,10 +27,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
-        // Input slicing, chunking, decode-and-resume drivers and the failure report.
+        // Input slicing, chunking, the decoder properties and the failure report; the
+        // decode-and-resume drivers come from the root package's StreamPortsTestSupport.
         .target(
             name: "FuzzSupport",
-            dependencies: [.product(name: "Transcoders", package: root)]
+            dependencies: [
+                .product(name: "Transcoders", package: root),
+                .product(name: "StreamPortsTestSupport", package: root),
+            ]
         ),
         // StreamAddress.parse (with and without port:) and StreamAddress.raw.
         .executableTarget(

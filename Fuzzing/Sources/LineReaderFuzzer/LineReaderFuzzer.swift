@@ -1,4 +1,5 @@
 import FuzzSupport
+import StreamPortsTestSupport
 @testable import StreamPorts
 
 /// Codecs framed on raw bytes (UTF-8, Latin-1, ASCII, Shift_JIS, GB18030 with a classic EOL
