@@ -92,8 +92,9 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
     /// characters never contain 0x0A or 0x0D (Shift_JIS, EUC-JP, windows-125x, KOI8-R, GBK,
     /// Big5, …). For the Unicode styles the codec must also be UTF-8 or Latin-1, or unable
     /// to encode NEL and LS at all. False for UTF-16/32, EBCDIC, ISO-2022-JP, and GB18030 with
-    /// a Unicode style: those are framed on decoded characters.
-    public func lineEndsAreByteScannable(for style: EOLStyle) -> Bool {
+    /// a Unicode style: those are framed on decoded characters. (How stream ports choose their
+    /// line framing; plumbing, not API.)
+    package func lineEndsAreByteScannable(for style: EOLStyle) -> Bool {
         switch family {
         case .utf8, .latin1, .ascii: return true
         case .icu:
