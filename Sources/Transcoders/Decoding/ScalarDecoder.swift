@@ -95,3 +95,8 @@ package final class ScalarDecoder {
         }
     }
 }
+
+// Streaming state (EOL state, ICU's converter, scratch buffers) changes on every call without a
+// lock: one task at a time.
+@available(*, unavailable)
+extension ScalarDecoder: Sendable {}

@@ -376,3 +376,8 @@ public final class TextDecoder {
         scratch.withUnsafeBufferPointer { output.append(String(decoding: UnsafeBufferPointer(rebasing: $0[start..<end]), as: UTF8.self)) }
     }
 }
+
+// Streaming state (carry, EOL state, ICU's converter) changes on every call without a lock:
+// one task at a time, as swift-nio marks its own non-Sendable types.
+@available(*, unavailable)
+extension TextDecoder: Sendable {}

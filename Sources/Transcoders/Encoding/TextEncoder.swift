@@ -264,6 +264,11 @@ public final class TextEncoder {
     }
 }
 
+// Streaming state (ICU's converter with its shift state, scratch buffers) changes on every call
+// without a lock: one task at a time.
+@available(*, unavailable)
+extension TextEncoder: Sendable {}
+
 extension Array where Element == UInt8 {
     /// `withUnsafeBytes` for a body that throws a ``TranscoderError``.
     @usableFromInline
