@@ -123,6 +123,16 @@ struct Row {
     let icu: Double
 }
 
+/// The reference: raw ICU converting `source` with `icuName` to UTF-8 (or from UTF-8) into
+/// `scratch`, in `chunkSize` pieces; the bytes written, or -1.
+func rawICU(_ icuName: String, toUTF8: Bool, _ source: [UInt8], into scratch: inout [UInt8]) -> Int {
+    source.withUnsafeBufferPointer { src in
+        scratch.withUnsafeMutableBufferPointer { dst in
+            Int(sp_reference_convert(icuName, toUTF8 ? 1 : 0, src.baseAddress!, Int64(src.count), dst.baseAddress!, Int64(dst.count), Int64(chunkSize)))
+        }
+    }
+}
+
 func megabytesPerSecond(_ bytes: Int, _ seconds: Double) -> Double { Double(bytes) / seconds / 1e6 }
 
 func measure(_ codec: Codec, label: String, text: String) -> [Row] {
@@ -160,13 +170,7 @@ func measure(_ codec: Codec, label: String, text: String) -> [Row] {
     }
     if ours.check != textUTF8.count { print("warning: \(label) decode produced \(ours.check) bytes, expected \(textUTF8.count)") }
     var scratch = [UInt8](repeating: 0, count: max(encoded.count, textUTF8.count) * 3 + 1024)
-    let icuDecode = best {
-        encoded.withUnsafeBufferPointer { src in
-            scratch.withUnsafeMutableBufferPointer { dst in
-                Int(sp_reference_convert(icuName, 1, src.baseAddress!, Int64(src.count), dst.baseAddress!, Int64(dst.count), Int64(chunkSize)))
-            }
-        }
-    }
+    let icuDecode = best { rawICU(icuName, toUTF8: true, encoded, into: &scratch) }
     if icuDecode.check != textUTF8.count { print("warning: raw ICU \(label) decode produced \(icuDecode.check) bytes") }
     rows.append(Row(codec: label, direction: "decode", bytes: encoded.count,
                     ours: megabytesPerSecond(encoded.count, ours.seconds), icu: megabytesPerSecond(encoded.count, icuDecode.seconds)))
@@ -189,13 +193,7 @@ func measure(_ codec: Codec, label: String, text: String) -> [Row] {
         return produced + out.count
     }
     if oursEncode.check != encoded.count { print("warning: \(label) encode produced \(oursEncode.check) bytes, expected \(encoded.count)") }
-    let icuEncode = best {
-        textUTF8.withUnsafeMutableBufferPointer { src in
-            scratch.withUnsafeMutableBufferPointer { dst in
-                Int(sp_reference_convert(icuName, 0, src.baseAddress!, Int64(src.count), dst.baseAddress!, Int64(dst.count), Int64(chunkSize)))
-            }
-        }
-    }
+    let icuEncode = best { rawICU(icuName, toUTF8: false, textUTF8, into: &scratch) }
     if icuEncode.check != encoded.count { print("warning: raw ICU \(label) encode produced \(icuEncode.check) bytes, expected \(encoded.count)") }
     rows.append(Row(codec: label, direction: "encode", bytes: encoded.count,
                     ours: megabytesPerSecond(encoded.count, oursEncode.seconds), icu: megabytesPerSecond(encoded.count, icuEncode.seconds)))
