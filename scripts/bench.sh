@@ -84,7 +84,8 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     if want nio; then
         timeout "$BUILD_TIMEOUT" "${BENCH_BUILD[@]}" >&2 || die "building the Benchmarks package failed"
     fi
-    gcc -O2 -Wall -o .build/loadgen "$TOOLS/loadgen/loadgen.c" -lpthread
+    # The load generator speaks TLS too (OpenSSL, libssl-dev).
+    gcc -O2 -Wall -o .build/loadgen "$TOOLS/loadgen/loadgen.c" -lssl -lcrypto -lpthread
     gcc -O2 -Wall -o .build/epoll_echo Benchmarks/c-epoll-echo/epoll_echo.c -lpthread
 fi
 BIN=""
