@@ -12,6 +12,9 @@ let package = Package(
         .library(name: "Transcoders", targets: ["Transcoders"]),
         .library(name: "StreamPortsService", targets: ["StreamPortsService"]),
         .executable(name: "portecho", targets: ["portecho"]),
+        // Test helpers, a product only so that the fuzzers of Fuzzing/ (a package of their own)
+        // can share them: not API, no compatibility promised.
+        .library(name: "StreamPortsTestSupport", targets: ["StreamPortsTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -63,30 +66,24 @@ let package = Package(
             ],
             swiftSettings: callerIsolated
         ),
-        // Benchmarks: a transcoder throughput benchmark and a reference SwiftNIO line echo.
-        .executableTarget(
-            name: "TranscoderBench",
-            dependencies: ["Transcoders", "CStreamPortsICU"],
-            path: "Benchmarks/TranscoderBench"
+        // Shared by the test targets and the fuzzers: raw POSIX sockets as the other end of a
+        // test connection, and the decode drivers (stream a decoder, resume after errors).
+        .target(
+            name: "StreamPortsTestSupport",
+            dependencies: ["Transcoders"],
+            path: "Tests/StreamPortsTestSupport"
         ),
-        .executableTarget(
-            name: "NIOLineEcho",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            path: "Benchmarks/NIOLineEcho"
-        ),
-        .testTarget(name: "TranscodersTests", dependencies: ["Transcoders"]),
+        .testTarget(name: "TranscodersTests", dependencies: ["Transcoders", "StreamPortsTestSupport"]),
         .testTarget(
             name: "StreamPortsTests",
             dependencies: [
                 "StreamPorts",
+                "StreamPortsTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "PortechoTests", dependencies: ["portecho"]),
+        .testTarget(name: "PortechoTests", dependencies: ["portecho", "StreamPortsTestSupport"]),
         .testTarget(
             name: "StreamPortsServiceTests",
             dependencies: [

@@ -10,8 +10,9 @@ import PackageDescription
 // Each executable defines `LLVMFuzzerTestOneInput`; with `--sanitize=fuzzer` SwiftPM links
 // libFuzzer's `main` instead of the executable's entry point. The Swift driver keeps only the
 // last `-sanitize=` option, so ASan is added with fuzzer in one `-Xswiftc -sanitize=`. The
-// targets use `@testable import` to reach internal seams (ClientStream's initializer, the
-// ICU-only UTF-8 codec), hence `-enable-testing`.
+// targets use `@testable import` to reach internal and package seams (ClientStream's
+// initializer, the ICU-only UTF-8 codec, ScalarDecoder, EOLTranslator, decodeLine), hence
+// `-enable-testing`: `package` declarations are not visible across packages otherwise.
 //
 // This directory must not be named like the repository's directory: SwiftPM names both
 // packages after their directories and would take the dependency for the package itself.
@@ -27,10 +28,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
-        // Input slicing, chunking, decode-and-resume drivers and the failure report.
+        // Input slicing, chunking, the decoder properties and the failure report; the
+        // decode-and-resume drivers come from the root package's StreamPortsTestSupport.
         .target(
             name: "FuzzSupport",
-            dependencies: [.product(name: "Transcoders", package: root)]
+            dependencies: [
+                .product(name: "Transcoders", package: root),
+                .product(name: "StreamPortsTestSupport", package: root),
+            ]
         ),
         // StreamAddress.parse (with and without port:) and StreamAddress.raw.
         .executableTarget(

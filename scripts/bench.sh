@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Line-echo benchmark: portecho vs a minimal SwiftNIO line echo (Benchmarks/NIOLineEcho, the best
-# Swift peer) vs a minimal C epoll line echo (Benchmarks/c-epoll-echo, the limit), driven by the
+# Line-echo benchmark: portecho vs a minimal SwiftNIO line echo (Benchmarks/Sources/NIOLineEcho, the
+# best Swift peer) vs a minimal C epoll line echo (Benchmarks/c-epoll-echo, the limit), driven by the
 # shared load generator. Rounds x scenarios x servers, interleaved (the server order rotates every
 # round); prints medians per scenario and server plus the portecho/NIO and portecho/C ratios.
 #
@@ -12,6 +12,9 @@
 #   TOOLS (../shared/tools: loadgen source and data), SKIP_BUILD=1 (reuse built binaries),
 #   PORTECHO_ADDRESS (127.0.0.1:0), PORTECHO_BIN (the release build's), LOADGEN_TIMEOUT (60 s per run), START_TIMEOUT (30 s),
 #   BUILD_TIMEOUT (3600 s per swift build; it may wait on another SwiftPM's lock).
+# Builds: portecho from the root package (.build); NIOLineEcho (and TranscoderBench) from the
+# Benchmarks package, in its own scratch path .build-bench, so the root package builds no
+# reference servers; the C echo and the load generator with gcc, into .build.
 # Output: the tables on stdout; raw JSON lines (loadgen's + round/scenario/server/rss) in
 # .build/bench/results.jsonl; server logs in .build/bench/*.log. Traffic stays on 127.0.0.1.
 set -euo pipefail
@@ -69,6 +72,8 @@ trap 'cleanup; exit 143' TERM
 # ---- build -----------------------------------------------------------------------------------
 mkdir -p "$OUT"
 want() { [[ " $SERVERS " == *" $1 "* ]]; }
+# The Benchmarks package: NIOLineEcho and TranscoderBench.
+BENCH_BUILD=(swift build -c release --package-path Benchmarks --scratch-path "$ROOT/.build-bench")
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     echo "bench: building (release) ..." >&2
@@ -77,21 +82,25 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
             die "building portecho failed; SERVERS=\"nio c\" runs the references only"
     fi
     if want nio; then
-        timeout "$BUILD_TIMEOUT" swift build -c release --product NIOLineEcho >&2 ||
-            die "building NIOLineEcho failed"
+        timeout "$BUILD_TIMEOUT" "${BENCH_BUILD[@]}" >&2 || die "building the Benchmarks package failed"
     fi
-    gcc -O2 -Wall -o .build/loadgen "$TOOLS/loadgen/loadgen.c" -lpthread
+    # The load generator speaks TLS too (OpenSSL, libssl-dev).
+    gcc -O2 -Wall -o .build/loadgen "$TOOLS/loadgen/loadgen.c" -lssl -lcrypto -lpthread
     gcc -O2 -Wall -o .build/epoll_echo Benchmarks/c-epoll-echo/epoll_echo.c -lpthread
 fi
 BIN=""
-if want nio || { want portecho && [[ -z "${PORTECHO_BIN:-}" ]]; }; then
+if want portecho && [[ -z "${PORTECHO_BIN:-}" ]]; then
     BIN="$(timeout "$BUILD_TIMEOUT" swift build -c release --show-bin-path)"
+fi
+BENCH_BIN=""
+if want nio; then
+    BENCH_BIN="$(timeout "$BUILD_TIMEOUT" "${BENCH_BUILD[@]}" --show-bin-path)"
 fi
 LOADGEN="$ROOT/.build/loadgen"
 [[ -x "$LOADGEN" ]] || die "missing $LOADGEN"
 PORTECHO_BIN="${PORTECHO_BIN:-$BIN/portecho}"
 if want portecho; then [[ -x "$PORTECHO_BIN" ]] || die "missing $PORTECHO_BIN"; fi
-if want nio; then [[ -x "$BIN/NIOLineEcho" ]] || die "missing $BIN/NIOLineEcho"; fi
+if want nio; then [[ -x "$BENCH_BIN/NIOLineEcho" ]] || die "missing $BENCH_BIN/NIOLineEcho"; fi
 if want c; then [[ -x .build/epoll_echo ]] || die "missing .build/epoll_echo"; fi
 
 # 1000 connections (scenario c) need more descriptors than the usual soft limit of 1024.
@@ -103,7 +112,7 @@ server_cmd() { # server scenario -> command words on stdout, one per line
     portecho)
         printf '%s\n' "$PORTECHO_BIN" serve "$PORTECHO_ADDRESS" --eol lf
         if [[ "$2" == s ]]; then printf '%s\n' --encoding Shift_JIS; fi ;;
-    nio) printf '%s\n' "$BIN/NIOLineEcho" --host 127.0.0.1 --port 0 ;;
+    nio) printf '%s\n' "$BENCH_BIN/NIOLineEcho" --host 127.0.0.1 --port 0 ;;
     c) printf '%s\n' "$ROOT/.build/epoll_echo" 0 ;;
     esac
 }

@@ -186,17 +186,10 @@ int32_t sp_type(const sp_converter *c) {
     case UCNV_UTF16_BigEndian: case UCNV_UTF16_LittleEndian: case UCNV_UTF16:
     case UCNV_UTF32_BigEndian: case UCNV_UTF32_LittleEndian: case UCNV_UTF32:
         return SP_TYPE_UTF16;
-    case UCNV_SBCS: case UCNV_DBCS: case UCNV_MBCS:
-        if (strstr(sp_name(c), "18030") != NULL) return SP_TYPE_GB18030;
-        return SP_TYPE_MBCS;
     default:
-        return ucnv_getType(c->cnv) == UCNV_EBCDIC_STATEFUL || ucnv_getType(c->cnv) == UCNV_ISO_2022
-            ? SP_TYPE_STATEFUL : SP_TYPE_OTHER;
+        return SP_TYPE_OTHER;
     }
 }
-
-int32_t sp_min_char_size(const sp_converter *c) { return ucnv_getMinCharSize(c->cnv); }
-int32_t sp_max_char_size(const sp_converter *c) { return ucnv_getMaxCharSize(c->cnv); }
 
 /// Decodes `len` bytes in one go with a STOP callback; returns the UChar count or -1.
 static int32_t probe_decode(UConverter *probe, const char *bytes, int32_t len, UChar *out, int32_t cap) {
@@ -272,17 +265,18 @@ static void record_decode_error(sp_converter *c, UErrorCode status, sp_error *e)
     e->icu_status = status;
     e->invalid_length = len;
     memcpy(e->invalid, bytes, (size_t)len);
-    // Bytes ICU consumed after the offending sequence and holds for replay (a lead byte's
-    // would-be trail bytes from an earlier chunk) come after it in the stream.
-    e->invalid_end = c->consumed - sp_decode_pending(c);
+    // Where the offending sequence ends, in bytes since the reset: bytes ICU consumed after it
+    // and holds for replay (a lead byte's would-be trail bytes from an earlier chunk) come
+    // after it in the stream.
+    int64_t end = c->consumed - sp_decode_pending(c);
     // ICU's UTF-16/32 converters may also hold the first byte of the unit after an unpaired
     // surrogate where ucnv_toUCountPending does not see it; their errors start on a unit.
     if (sp_type(c) == SP_TYPE_UTF16 && len > 0) {
         int64_t unit = ucnv_getMinCharSize(c->cnv);
-        int64_t start = e->invalid_end - len;
-        if (unit > 1 && start % unit != 0) e->invalid_end -= start % unit;
+        int64_t start = end - len;
+        if (unit > 1 && start % unit != 0) end -= start % unit;
     }
-    e->invalid_back = c->consumed - e->invalid_end + len;
+    e->invalid_back = c->consumed - end + len;
 }
 
 int32_t sp_decode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit,
@@ -468,32 +462,4 @@ const char *sp_alias(const char *name, int32_t index) {
     UErrorCode status = U_ZERO_ERROR;
     const char *alias = ucnv_getAlias(name, (uint16_t)index, &status);
     return U_SUCCESS(status) ? alias : NULL;
-}
-
-int64_t sp_reference_convert(const char *name, int32_t to_utf8, const uint8_t *src,
-                             int64_t src_length, uint8_t *dst, int64_t dst_capacity,
-                             int64_t chunk) {
-    UErrorCode status = U_ZERO_ERROR;
-    UConverter *cnv = ucnv_open(name, &status);
-    UConverter *utf8 = ucnv_open("UTF-8", &status);
-    if (U_FAILURE(status)) { if (cnv) ucnv_close(cnv); if (utf8) ucnv_close(utf8); return -1; }
-    UChar pivot[SP_PIVOT];
-    UChar *ps = pivot, *pt = pivot;
-    char *d = (char *)dst, *d_limit = (char *)dst + dst_capacity;
-    const char *s = (const char *)src, *end = (const char *)src + src_length;
-    int reset = 1;
-    while (U_SUCCESS(status)) {
-        const char *s_limit = end - s > chunk ? s + chunk : end;
-        int flush = s_limit == end;
-        if (to_utf8)
-            ucnv_convertEx(utf8, cnv, &d, d_limit, &s, s_limit, pivot, &ps, &pt, pivot + SP_PIVOT,
-                           (UBool)reset, (UBool)flush, &status);
-        else
-            ucnv_convertEx(cnv, utf8, &d, d_limit, &s, s_limit, pivot, &ps, &pt, pivot + SP_PIVOT,
-                           (UBool)reset, (UBool)flush, &status);
-        reset = 0;
-        if (flush) break;
-    }
-    ucnv_close(cnv); ucnv_close(utf8);
-    return U_SUCCESS(status) ? (int64_t)(d - (char *)dst) : -1;
 }

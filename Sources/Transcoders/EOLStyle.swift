@@ -41,9 +41,6 @@ public enum EOLStyle: String, Sendable, Hashable, CaseIterable {
         }
     }
 
-    /// True when input line ends are translated (every style but ``none``).
-    public var translatesInput: Bool { self != .none }
-
     /// True when `scalar` ends a line on input in this style.
     /// - Parameter scalar: a decoded scalar.
     @inlinable
@@ -56,22 +53,23 @@ public enum EOLStyle: String, Sendable, Hashable, CaseIterable {
     }
 }
 
-/// Input line-end translation over Unicode scalars, one at a time.
-public struct EOLTranslator: Sendable {
+/// Input line-end translation over Unicode scalars, one at a time (the decoders' and
+/// StreamPorts' character path; plumbing, not API).
+package struct EOLTranslator: Sendable {
     /// The style being read.
-    public let style: EOLStyle
+    package let style: EOLStyle
     /// True right after a CR, so that the LF (or NEL) that follows is swallowed.
-    public var afterCR = false
+    package var afterCR = false
 
     /// Creates a translator for `style`.
     /// - Parameter style: the end-of-line style being read.
-    public init(style: EOLStyle) { self.style = style }
+    package init(style: EOLStyle) { self.style = style }
 
     /// The scalar to deliver for `scalar`, or nil to swallow it.
     /// - Parameter scalar: the next decoded scalar.
     /// - Returns: `"\n"` for a line end, `scalar` otherwise, nil for the LF (or NEL) after a CR.
     @inlinable
-    public mutating func translate(_ scalar: Unicode.Scalar) -> Unicode.Scalar? {
+    package mutating func translate(_ scalar: Unicode.Scalar) -> Unicode.Scalar? {
         guard style != .none else { return scalar }
         let v = scalar.value
         if afterCR {

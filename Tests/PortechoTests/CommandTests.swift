@@ -1,4 +1,5 @@
 import Foundation
+import StreamPortsTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -79,16 +80,9 @@ struct CommandTests {
         #expect(unknown.stderr.contains("no-such-host.invalid"), "\(unknown.stderr)")
 
         // A server that accepts and never answers.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
-        var size = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, size) } }
-        listen(listener, 4)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &size) } }
-        let silentPort = Int(UInt16(bigEndian: address.sin_port))
+        let listener = try RawListener("127.0.0.1")
+        defer { withExtendedLifetime(listener) {} }   // listening until the end
+        let silentPort = listener.port
         let start = ContinuousClock.now
         let silent = try await Portecho.run(["send", "127.0.0.1:\(silentPort)", "--timeout", "0.5", "x"])
         #expect(silent.status == 1)

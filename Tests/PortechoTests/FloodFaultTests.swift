@@ -1,4 +1,5 @@
 import Foundation
+import StreamPortsTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -116,27 +117,7 @@ extension TestClient {
     /// Sends `pattern` without reading, until all of it is sent, nothing more is taken for
     /// `stall` seconds (at most `timeout`), or the peer resets; returns the bytes sent.
     func sendUntilStalled(_ pattern: FloodPattern, stall: Double, timeout: Double) async throws -> Int {
-        try await offPool { [self] in
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            var offset = 0
-            var lastProgress = Date()
-            let deadline = Date().addingTimeInterval(timeout)
-            while offset < pattern.total && Date() < deadline && Date().timeIntervalSince(lastProgress) < stall {
-                let n = pattern.fill(&chunk, from: offset)
-                var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                guard poll(&pfd, 1, 50) > 0 else { continue }
-                let sent = chunk.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, n, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-                if sent > 0 {
-                    offset += sent
-                    lastProgress = Date()
-                } else if sent < 0 && (errno == ECONNRESET || errno == EPIPE) {
-                    break
-                } else if sent < 0 && errno != EAGAIN && errno != EINTR {
-                    throw TestFailure("send: errno \(errno) after \(offset) bytes")
-                }
-            }
-            return offset
-        }
+        try await sendUntilStalled(total: pattern.total, stall: stall, timeout: timeout) { pattern.fill(&$0, from: $1) }
     }
 
     /// Sends the rest of `pattern` from `alreadySent` while reading the echo, checking every

@@ -1,4 +1,5 @@
 import Foundation
+import StreamPortsTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

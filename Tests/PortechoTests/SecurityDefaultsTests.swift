@@ -1,4 +1,5 @@
 import Foundation
+import StreamPortsTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

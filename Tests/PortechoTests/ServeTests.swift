@@ -1,4 +1,5 @@
 import Foundation
+import StreamPortsTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -96,9 +97,14 @@ struct ServeTests {
 
     @Test("A host without a port uses --port", .enabled(if: ipv6Loopback))
     func hostWithPortOption() async throws {
-        let probe = try await serve(["::1", "--port", "0"], host: "[::1]")
-        defer { probe.0.kill() }
-        try await stop(probe.0)
+        let chosen = try freePort(on: "::1")
+        let (server, port) = try await serve(["::1", "--port", "\(chosen)", "--eol", "lf"], host: "[::1]")
+        defer { server.kill() }
+        #expect(port == chosen, "listening on port \(port), --port \(chosen)")
+        let client = try TestClient("::1", chosen)
+        try await client.send("on the given port\n")
+        #expect(try await client.read(18) == Array("on the given port\n".utf8))
+        try await stop(server)
     }
 
     @Test("--errors raise: a bad byte closes that connection only, logged with its offset")

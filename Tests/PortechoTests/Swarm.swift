@@ -1,4 +1,5 @@
 import Foundation
+import StreamPortsTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,20 +40,16 @@ final class Swarm: @unchecked Sendable {
     var all: [Int] { Array(fds.indices) }
 
     private func connectBatch(_ n: Int, timeout: Double) throws {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
         var pending: [pollfd] = []
         for _ in 0..<n {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else { throw TestFailure("socket: errno \(errno) after \(fds.count) connections") }
-            fds.append(fd)
-            let status = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            let (fd, inProgress): (Int32, Bool)
+            do {
+                (fd, inProgress) = try RawSocket.connect("127.0.0.1", port, nonBlocking: true)
+            } catch {
+                throw TestFailure("\(error) after \(fds.count) connections")
             }
-            if status != 0 && errno != EINPROGRESS { throw TestFailure("connect: errno \(errno) after \(fds.count - 1) connections") }
-            if status != 0 { pending.append(pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)) }
+            fds.append(fd)
+            if inProgress { pending.append(pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)) }
         }
         let deadline = Date().addingTimeInterval(timeout)
         while !pending.isEmpty {

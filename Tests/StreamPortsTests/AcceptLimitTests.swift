@@ -1,34 +1,22 @@
+import StreamPortsTestSupport
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 @testable import StreamPorts
 
 /// The accepted connections waiting for `read()` are bounded by the backlog: at the bound the
 /// server stops accepting, and starts again as `read()` takes them.
 @Suite("Accept limit", .timeLimit(.minutes(1)))
 struct AcceptLimitTests {
-    /// Connects `count` non-blocking sockets to 127.0.0.1:`port`, each sending its number and a
-    /// LF once connected (the kernel completes handshakes the application has not accepted yet).
-    func connectMany(_ count: Int, port: Int) async throws -> [Int32] {
-        var fds: [Int32] = []
+    /// Connects `count` raw clients to 127.0.0.1:`port`, each sending its number and a LF once
+    /// connected (the kernel completes handshakes the application has not accepted yet).
+    func connectMany(_ count: Int, port: Int) async throws -> [TestClient] {
+        var clients: [TestClient] = []
         for i in 0..<count {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            #expect(fd >= 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-            let status = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            #expect(status == 0, "connect \(i): errno \(errno)")
-            let line = Array("\(i)\n".utf8)
-            #expect(line.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == line.count)
-            fds.append(fd)
+            let client = try TestClient("127.0.0.1", port)
+            try await client.send("\(i)\n")
+            clients.append(client)
             try await Task.sleep(for: .milliseconds(20))   // one accept per readiness event, as in life
         }
-        return fds
+        return clients
     }
 
     @Test("At `backlog` connections waiting for read(), the server stops accepting; read() resumes it")
@@ -37,19 +25,19 @@ struct AcceptLimitTests {
         let server = try await tcpServerStream("127.0.0.1:0", backlog: backlog, transcoder: Transcoder(eolStyle: .lf))
         // 9 connections: the server may hold `backlog` (+3 in one readiness event), the kernel
         // holds backlog + 1 more, so none is dropped and retried.
-        let fds = try await connectMany(9, port: server.localPort)
-        defer { for fd in fds { close(fd) } }
+        let clients = try await connectMany(9, port: server.localPort)
+        defer { for client in clients { client.close() } }
         try await Task.sleep(for: .milliseconds(200))
         let waiting = server.accepted.state.withLock { $0.waiting }
         #expect(waiting >= backlog && waiting <= backlog + 3, "\(waiting) accepted connections wait for read() with a backlog of \(backlog)")
 
         var seen: [Int] = []
-        for _ in 0..<fds.count {
+        for _ in 0..<clients.count {
             guard let stream = await server.read(timeout: .seconds(10)) else { break }
             if let line = try await stream.readLine(), let n = Int(line) { seen.append(n) }
             await stream.abort()
         }
-        #expect(seen.sorted() == Array(0..<fds.count), "read \(seen)")
+        #expect(seen.sorted() == Array(0..<clients.count), "read \(seen)")
         let after = server.accepted.state.withLock { (waiting: $0.waiting, full: $0.full) }
         #expect(after.waiting == 0 && !after.full)
         await server.close()
@@ -65,7 +53,7 @@ struct AcceptLimitTests {
         for _ in first { #expect(try await server.accept(timeout: 10_000) != nil) }
         let second = try await connectMany(5, port: server.localPort)
         for _ in second { #expect(try await server.accept(timeout: 10_000) != nil) }
-        for fd in first + second { close(fd) }
+        for client in first + second { client.close() }
         await server.dispose()
     }
 }

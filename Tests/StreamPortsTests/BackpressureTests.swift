@@ -1,3 +1,4 @@
+import StreamPortsTestSupport
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -36,7 +37,7 @@ struct BackpressureTests {
 
     func echoAgainstNonReader(onEventLoop: Bool) async throws {
         try await withServer { server in
-            let peer = try RawPeer(port: server.localPort, receiveBuffer: 65536)
+            let peer = try TestClient("127.0.0.1", server.localPort, timeout: 30, receiveBuffer: 65536)
             guard let accepted = await server.read(timeout: .seconds(10)) else { throw StreamPortError(.timedOut, "no connection") }
             let consumed = Mutex(0)
             let body: @Sendable () async throws -> Void = {
@@ -48,7 +49,7 @@ struct BackpressureTests {
             }
             let echo = onEventLoop ? Task(executorPreference: accepted.executor, operation: body) : Task(operation: body)
 
-            let sent = await peer.sendUntilStalled(Self.line, total: Self.total)
+            let sent = try await peer.sendUntilStalled(Self.line, total: Self.total)
             // What the loop has read but the peer has not received sits in the server's kernel
             // send buffer (at most net.ipv4.tcp_wmem's maximum) or in user space: the stream's
             // output buffer and NIO's pending writes. The latter must stay within a few hundred
@@ -62,7 +63,7 @@ struct BackpressureTests {
             // The peer reads now: the echo of every whole line sent arrives, in order.
             if sent < Self.total {
                 let whole = sent - sent % Self.line.count
-                let echoed = await peer.read(whole, timeout: 30)
+                let echoed = try await peer.read(whole, timeout: 30)
                 #expect(echoed.count == whole)
                 #expect(echoed == Array(repeating: Self.line, count: whole / Self.line.count).flatMap { $0 }, "the echo differs from the lines sent")
             }

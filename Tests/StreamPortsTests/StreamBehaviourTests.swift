@@ -305,7 +305,8 @@ struct StreamBehaviourTests {
     }
 
     @Test func unknownHost() async throws {
-        await #expect(throws: StreamPortError.self) { _ = try await tcpClientStream("no-such-host.invalid:80") }
+        let error = await #expect(throws: StreamPortError.self) { _ = try await tcpClientStream("no-such-host.invalid:80") }
+        #expect(error?.code == .hostNotFound, "\(String(describing: error))")
     }
 
     @Test func linesSequence() async throws {

@@ -1,3 +1,4 @@
+import StreamPortsTestSupport
 import Testing
 @testable import Transcoders
 

@@ -1,5 +1,4 @@
-import Testing
-@testable import Transcoders
+import Transcoders
 
 /// A deterministic RNG (SplitMix64) so random chunkings are reproducible.
 struct SplitMix64: RandomNumberGenerator {
@@ -12,16 +11,6 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
-}
-
-/// `"61 0D 0A"` for readable failures.
-func hex(_ bytes: [UInt8]) -> String { bytes.map { hexByte($0) }.joined(separator: " ") }
-
-/// A decoding error reduced to what tests compare.
-struct DecodeFailure: Equatable, CustomStringConvertible {
-    var offset: Int
-    var bytes: [UInt8]
-    var description: String { "@\(offset) [\(hex(bytes))]" }
 }
 
 /// Splits `bytes` into chunks of the given sizes (the last chunk takes the rest).
@@ -57,74 +46,6 @@ func randomChunks(_ bytes: [UInt8], rng: inout SplitMix64, maxSize: Int = 7) -> 
         i = end
     }
     return result
-}
-
-/// Decodes `pieces` with a TextDecoder; in `.raise` mode errors are collected and decoding
-/// resumes after the offending bytes (using `bytesAccepted`).
-func streamDecode(_ t: Transcoder, _ pieces: [[UInt8]]) throws -> (text: String, errors: [DecodeFailure]) {
-    let decoder = try t.makeDecoder()
-    var text = ""
-    var errors: [DecodeFailure] = []
-    for piece in pieces {
-        var rest = piece[...]
-        var guardCount = 0
-        while true {
-            let before = decoder.bytesAccepted
-            do {
-                try decoder.decode(Array(rest), into: &text)
-                break
-            } catch {
-                #expect(error.code == .decoding)
-                errors.append(DecodeFailure(offset: error.byteOffset ?? -1, bytes: error.bytes))
-                let used = decoder.bytesAccepted - before
-                #expect(used >= 0 && used <= rest.count, "bytesAccepted moved by \(used) of \(rest.count)")
-                rest = rest.dropFirst(max(0, used))
-                guardCount += 1
-                if guardCount > piece.count + 2 { Issue.record("decoder does not make progress"); break }
-            }
-        }
-    }
-    for _ in 0..<4 {
-        do {
-            try decoder.finish(into: &text)
-            break
-        } catch {
-            errors.append(DecodeFailure(offset: error.byteOffset ?? -1, bytes: error.bytes))
-        }
-    }
-    return (text, errors)
-}
-
-/// Decodes `pieces` with a ScalarDecoder (ICU for every codec), resuming after errors.
-func scalarDecode(_ t: Transcoder, _ pieces: [[UInt8]]) throws -> (text: String, offsets: [Int], errors: [DecodeFailure]) {
-    let decoder = try ScalarDecoder(t)
-    var scalars: [Unicode.Scalar] = []
-    var offsets: [Int] = []
-    var errors: [DecodeFailure] = []
-    var streamOffset = 0
-    for (index, piece) in pieces.enumerated() {
-        let final = index == pieces.count - 1
-        var rest = piece[...]
-        var guardCount = 0
-        while true {
-            let (consumed, error) = Array(rest).withUnsafeBytes {
-                decoder.decode($0, streamOffset: streamOffset, final: final, scalars: &scalars, offsets: &offsets)
-            }
-            streamOffset += consumed
-            rest = rest.dropFirst(consumed)
-            guard let error else { break }
-            errors.append(DecodeFailure(offset: error.byteOffset ?? -1, bytes: error.bytes))
-            guardCount += 1
-            if guardCount > piece.count + 2 { Issue.record("scalar decoder does not make progress"); break }
-            if rest.isEmpty && !final { break }
-        }
-    }
-    if pieces.isEmpty {
-        _ = decoder.decode(UnsafeRawBufferPointer(start: nil, count: 0), streamOffset: 0, final: true, scalars: &scalars, offsets: &offsets)
-    }
-    var text = ""
-    text.unicodeScalars.append(contentsOf: scalars)
-    return (text, offsets, errors)
 }
 
 /// Encodes `pieces` with a TextEncoder and finishes.

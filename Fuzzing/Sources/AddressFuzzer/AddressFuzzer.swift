@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import FuzzSupport
+import StreamPortsTestSupport
 @testable import StreamPorts
 
 /// StreamAddress.parse and StreamAddress.raw. Header byte 0 picks the form: 0 `parse(text)`,

@@ -1,4 +1,5 @@
-import Transcoders
+import StreamPortsTestSupport
+@testable import Transcoders
 
 /// One decoder test case: a codec, an error mode, an EOL style, a payload and a chunking.
 public struct DecoderCase: CustomStringConvertible {

@@ -24,14 +24,3 @@ public func fail(_ message: String, file: StaticString = #fileID, line: UInt = #
     text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     abort()
 }
-
-/// `"61 0D 0A"`.
-public func hex(_ bytes: some Sequence<UInt8>) -> String {
-    let digits = Array("0123456789ABCDEF")
-    return bytes.map { String([digits[Int($0 >> 4)], digits[Int($0 & 0xF)]]) }.joined(separator: " ")
-}
-
-/// The scalars of `text` as hex code points, for messages about invisible differences.
-public func scalars(_ text: String) -> String {
-    text.unicodeScalars.map { String($0.value, radix: 16, uppercase: true) }.joined(separator: " ")
-}

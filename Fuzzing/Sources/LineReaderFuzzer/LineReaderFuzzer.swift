@@ -1,5 +1,7 @@
 import FuzzSupport
+import StreamPortsTestSupport
 @testable import StreamPorts
+@testable import Transcoders
 
 /// Codecs framed on raw bytes (UTF-8, Latin-1, ASCII, Shift_JIS, GB18030 with a classic EOL
 /// style) and on decoded characters (UTF-16, ISO-2022-JP, GB18030 with a Unicode style).

@@ -1,4 +1,5 @@
 import FuzzSupport
+import StreamPortsTestSupport
 @testable import StreamPorts
 
 /// One read call on a ``ClientStream``.

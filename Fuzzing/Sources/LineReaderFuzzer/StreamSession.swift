@@ -1,6 +1,7 @@
 import FuzzSupport
 import NIOCore
 import NIOEmbedded
+import StreamPortsTestSupport
 @testable import StreamPorts
 
 /// Where the reader task leaves its results.

@@ -29,23 +29,20 @@ enum {
     SP_FAILURE = -1,      ///< any other ICU failure, see sp_error.icu_status
 };
 
-/// Converter families the Swift side handles natively or specially.
+/// Converter families the Swift side converts natively (UTF-8, Latin-1, ASCII) or the bridge
+/// handles specially (UTF-16 and UTF-32: errors start on a code unit).
 enum {
     SP_TYPE_OTHER = 0,
     SP_TYPE_UTF8 = 1,
     SP_TYPE_LATIN1 = 2,
     SP_TYPE_ASCII = 3,
     SP_TYPE_UTF16 = 4,   ///< any UTF-16 or UTF-32 form
-    SP_TYPE_STATEFUL = 5,///< ISO-2022 and other stateful encodings
-    SP_TYPE_MBCS = 6,    ///< table-based single- or multi-byte (SBCS, DBCS, MBCS, EUC)
-    SP_TYPE_GB18030 = 7,
 };
 
 typedef struct sp_error {
     int32_t icu_status;       ///< the ICU UErrorCode
     int32_t invalid_length;   ///< number of offending bytes (decode) in `invalid`
     uint8_t invalid[32];      ///< the offending bytes (decode)
-    int64_t invalid_end;      ///< decode: bytes since the last reset through the offending sequence
     int64_t invalid_back;     ///< decode: bytes from the first offending byte to the end of
                               ///< the input consumed so far (stream offset = consumed - back)
     uint32_t code_point;      ///< encode: the character that could not be encoded
@@ -59,8 +56,6 @@ void sp_reset(sp_converter *cnv);
 /// The name of the converter ICU actually opened.
 const char *sp_name(const sp_converter *cnv);
 int32_t sp_type(const sp_converter *cnv);
-int32_t sp_min_char_size(const sp_converter *cnv);
-int32_t sp_max_char_size(const sp_converter *cnv);
 /// 1 when the codec is stateless, the bytes 0x0A / 0x0D decode to LF / CR, no other byte does,
 /// and 0x0A / 0x0D never occur inside a multi-byte character (so LF and CR can be found by
 /// scanning raw bytes).
@@ -91,12 +86,6 @@ int32_t sp_count_available(void);
 const char *sp_available_name(int32_t index);
 int32_t sp_count_aliases(const char *name);
 const char *sp_alias(const char *name, int32_t index);
-
-/// Reference for benchmarks: plain ucnv_convertEx of a whole buffer to UTF-8 (or from UTF-8
-/// when `to_utf8` is 0) with ICU's default callbacks. Returns bytes written or -1.
-int64_t sp_reference_convert(const char *name, int32_t to_utf8, const uint8_t *src,
-                             int64_t src_length, uint8_t *dst, int64_t dst_capacity,
-                             int64_t chunk);
 
 #ifdef __cplusplus
 }

@@ -28,7 +28,6 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
     let asciiLineSafe: Bool
     /// NEL (U+0085) or LS (U+2028) can be encoded; then only UTF-8 and Latin-1 know their bytes.
     let encodesUnicodeLineEnds: Bool
-    let minCharSize: Int
 
     /// Opens the codec called `name` (any ICU converter name or alias, case-insensitive).
     /// - Parameter name: a name such as `"UTF-8"`, `"Shift_JIS"`, `"cp932"`, `"latin1"`.
@@ -64,7 +63,6 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
             self.name = converter.name
         }
         self.asciiLineSafe = Codec.lineSafetyCache.value(for: self.name) { sp_is_ascii_line_safe(handle) != 0 }
-        self.minCharSize = Int(sp_min_char_size(handle))
         self.encodesUnicodeLineEnds = Codec.canEncode(handle: converter, "\u{85}") || Codec.canEncode(handle: converter, "\u{2028}")
     }
 
@@ -94,8 +92,9 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
     /// characters never contain 0x0A or 0x0D (Shift_JIS, EUC-JP, windows-125x, KOI8-R, GBK,
     /// Big5, …). For the Unicode styles the codec must also be UTF-8 or Latin-1, or unable
     /// to encode NEL and LS at all. False for UTF-16/32, EBCDIC, ISO-2022-JP, and GB18030 with
-    /// a Unicode style: those are framed on decoded characters.
-    public func lineEndsAreByteScannable(for style: EOLStyle) -> Bool {
+    /// a Unicode style: those are framed on decoded characters. (How stream ports choose their
+    /// line framing; plumbing, not API.)
+    package func lineEndsAreByteScannable(for style: EOLStyle) -> Bool {
         switch family {
         case .utf8, .latin1, .ascii: return true
         case .icu:

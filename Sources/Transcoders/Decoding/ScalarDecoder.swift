@@ -6,28 +6,30 @@ import CStreamPortsICU
 /// Every codec, UTF-8 included, goes through ICU here (the fast paths of ``TextDecoder`` are
 /// tested to give identical results). Line ends are translated per the EOL style; a swallowed
 /// LF after a CR yields nothing. A UTF-8 BOM at stream offset 0 is dropped.
-public final class ScalarDecoder {
+///
+/// StreamPorts' character reads use it; plumbing, not API.
+package final class ScalarDecoder {
     /// The transcoder this decoder implements.
-    public let transcoder: Transcoder
+    package let transcoder: Transcoder
     /// The EOL translation state (a CR was the last scalar).
-    @exclusivity(unchecked) public var translator: EOLTranslator
+    @exclusivity(unchecked) package var translator: EOLTranslator
     private let icu: ICUConverter
     @exclusivity(unchecked) private var units: [UInt32] = []
     @exclusivity(unchecked) private var unitOffsets: [Int32] = []
 
     /// Creates a decoder for `transcoder`.
     /// - Throws: ``TranscoderError`` when ICU cannot open the codec.
-    public init(_ transcoder: Transcoder) throws(TranscoderError) {
+    package init(_ transcoder: Transcoder) throws(TranscoderError) {
         self.transcoder = transcoder
         self.translator = EOLTranslator(style: transcoder.eolStyle)
         self.icu = try ICUConverter(name: transcoder.codec.name, mode: transcoder.errorMode)
     }
 
     /// Bytes taken but held as the start of an incomplete character.
-    public var pendingByteCount: Int { Int(sp_decode_pending(icu.handle)) }
+    package var pendingByteCount: Int { Int(sp_decode_pending(icu.handle)) }
 
     /// Forgets all state (shift state, pending bytes, a pending CR).
-    public func reset() {
+    package func reset() {
         icu.reset()
         translator.afterCR = false
     }
@@ -41,7 +43,7 @@ public final class ScalarDecoder {
     ///   - offsets: where each appended scalar's stream offset is appended.
     /// - Returns: how many bytes were consumed (all, unless an error stopped decoding) and the
     ///   `.raise`-mode error that stopped it, if any; scalars before the error are appended.
-    public func decode(
+    package func decode(
         _ bytes: UnsafeRawBufferPointer, streamOffset: Int, final: Bool,
         scalars: inout [Unicode.Scalar], offsets: inout [Int]
     ) -> (consumed: Int, error: TranscoderError?) {
@@ -81,8 +83,8 @@ public final class ScalarDecoder {
         case Int32(SP_OK):
             return (consumed, nil)
         case Int32(SP_ILLEGAL):
-            // sp_error.invalid_end counts from the converter's reset; recompute from here.
-            // Bytes ICU holds for replay were consumed but come after the offending sequence.
+            // The offset counts back from the input consumed (sp_error.invalid_back): bytes ICU
+            // holds for replay were consumed but come after the offending sequence.
             let bad = withUnsafeBytes(of: error.invalid) { Array($0.prefix(Int(error.invalid_length))) }
             let offset = max(0, streamOffset + consumed - Int(error.invalid_back))
             return (consumed, .decoding(codec: transcoder.codec.name, offset: offset, bytes: bad, reason: decodingReason(error.icu_status)))
@@ -93,3 +95,8 @@ public final class ScalarDecoder {
         }
     }
 }
+
+// Streaming state (EOL state, ICU's converter, scratch buffers) changes on every call without a
+// lock: one task at a time.
+@available(*, unavailable)
+extension ScalarDecoder: Sendable {}

@@ -85,12 +85,12 @@ public final class TextDecoder {
 
     /// Decodes one complete line's content (line end excluded) in one go, codec only: no line
     /// ends are translated, and an incomplete sequence at its end is an error. Stream ports use
-    /// this when line ends can be found in raw bytes.
+    /// this when line ends can be found in raw bytes (plumbing, not API).
     /// - Parameters:
     ///   - bytes: the line's bytes.
     ///   - streamOffset: the stream offset of `bytes[0]`, for error offsets.
     /// - Throws: ``TranscoderError`` (`.decoding`) in `.raise` mode.
-    public func decodeLine(_ bytes: UnsafeRawBufferPointer, streamOffset: Int) throws(TranscoderError) -> String {
+    package func decodeLine(_ bytes: UnsafeRawBufferPointer, streamOffset: Int) throws(TranscoderError) -> String {
         var bytes = bytes
         var streamOffset = streamOffset
         // The stream's first line: a UTF-8 BOM at stream offset 0 is dropped.
@@ -376,3 +376,8 @@ public final class TextDecoder {
         scratch.withUnsafeBufferPointer { output.append(String(decoding: UnsafeBufferPointer(rebasing: $0[start..<end]), as: UTF8.self)) }
     }
 }
+
+// Streaming state (carry, EOL state, ICU's converter) changes on every call without a lock:
+// one task at a time, as swift-nio marks its own non-Sendable types.
+@available(*, unavailable)
+extension TextDecoder: Sendable {}

@@ -1,8 +1,9 @@
 import CStreamPortsICU
 
 /// Something encoded bytes can be appended to: `[UInt8]` here, NIO's `ByteBuffer` in
-/// StreamPorts.
-public protocol EncodedByteSink {
+/// StreamPorts. Plumbing between the package's modules: the public API encodes into `[UInt8]`.
+@usableFromInline
+package protocol EncodedByteSink {
     /// Appends `bytes`.
     mutating func appendEncoded(_ bytes: UnsafeRawBufferPointer)
 
@@ -13,7 +14,8 @@ public protocol EncodedByteSink {
 }
 
 extension EncodedByteSink {
-    public mutating func appendEncoded(reservingCapacity capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+    @usableFromInline
+    package mutating func appendEncoded(reservingCapacity capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
         withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 1) { scratch in
             let written = body(scratch)
             appendEncoded(UnsafeRawBufferPointer(rebasing: scratch[0..<written]))
@@ -23,7 +25,7 @@ extension EncodedByteSink {
 
 extension Array: EncodedByteSink where Element == UInt8 {
     @inlinable
-    public mutating func appendEncoded(_ bytes: UnsafeRawBufferPointer) { append(contentsOf: bytes) }
+    package mutating func appendEncoded(_ bytes: UnsafeRawBufferPointer) { append(contentsOf: bytes) }
 }
 
 /// A streaming encoder: text in, bytes out, each `"\n"` written in the EOL style.
@@ -62,24 +64,53 @@ public final class TextEncoder {
     /// Forgets all state (a new stream starts: BOM and shift state again).
     public func reset() { icu?.reset() }
 
-    /// Encodes `text` and appends the bytes to `sink`.
+    /// Encodes `text` and appends the bytes to `bytes`.
     /// - Parameters:
     ///   - text: the characters; `"\n"` becomes the EOL style's sequence.
-    ///   - sink: where bytes go.
+    ///   - bytes: where bytes go.
     /// - Throws: ``TranscoderError`` (`.encoding`) in `.raise` mode.
+    public func encode(_ text: some StringProtocol, into bytes: inout [UInt8]) throws(TranscoderError) {
+        try encodeString(String(text), into: &bytes)
+    }
+
+    /// Encodes `text` and appends the bytes to `bytes` (a native string's bytes are read in
+    /// place).
+    /// - Parameters:
+    ///   - text: the characters; `"\n"` becomes the EOL style's sequence.
+    ///   - bytes: where bytes go.
+    /// - Throws: ``TranscoderError`` (`.encoding`) in `.raise` mode.
+    public func encode(_ text: String, into bytes: inout [UInt8]) throws(TranscoderError) {
+        try encodeString(text, into: &bytes)
+    }
+
+    /// Ends the stream: stateful encodings write their reset sequence.
+    /// - Parameter bytes: where bytes go.
+    /// - Throws: ``TranscoderError`` on an ICU failure.
+    public func finish(into bytes: inout [UInt8]) throws(TranscoderError) {
+        try finishSink(into: &bytes)
+    }
+
+    /// Encodes `text` and appends the bytes to `sink` (NIO's `ByteBuffer` in StreamPorts).
     @inlinable
-    public func encode<Sink: EncodedByteSink>(_ text: some StringProtocol, into sink: inout Sink) throws(TranscoderError) {
-        try encode(String(text), into: &sink)
+    package func encode<Sink: EncodedByteSink>(_ text: some StringProtocol, into sink: inout Sink) throws(TranscoderError) {
+        try encodeString(String(text), into: &sink)
     }
 
     /// Encodes `text` and appends the bytes to `sink` (a native string's bytes are read in
     /// place).
-    /// - Parameters:
-    ///   - text: the characters; `"\n"` becomes the EOL style's sequence.
-    ///   - sink: where bytes go.
-    /// - Throws: ``TranscoderError`` (`.encoding`) in `.raise` mode.
     @inlinable
-    public func encode<Sink: EncodedByteSink>(_ text: String, into sink: inout Sink) throws(TranscoderError) {
+    package func encode<Sink: EncodedByteSink>(_ text: String, into sink: inout Sink) throws(TranscoderError) {
+        try encodeString(text, into: &sink)
+    }
+
+    /// Ends the stream on `sink`: stateful encodings write their reset sequence.
+    package func finish<Sink: EncodedByteSink>(into sink: inout Sink) throws(TranscoderError) {
+        try finishSink(into: &sink)
+    }
+
+    /// The encoding of every `encode`: `text`'s UTF-8, read in place when it is native.
+    @inlinable
+    func encodeString<Sink: EncodedByteSink>(_ text: String, into sink: inout Sink) throws(TranscoderError) {
         var failure: TranscoderError?
         let done: Void? = text.utf8.withContiguousStorageIfAvailable { utf8 in
             do throws(TranscoderError) { try encodeUTF8(UnsafeRawBufferPointer(utf8), into: &sink) } catch { failure = error }
@@ -98,7 +129,8 @@ public final class TextEncoder {
     ///   - utf8: valid UTF-8 (as in a `String`'s storage).
     ///   - sink: where bytes go.
     /// - Throws: ``TranscoderError`` (`.encoding`) in `.raise` mode.
-    public func encodeUTF8<Sink: EncodedByteSink>(_ utf8: UnsafeRawBufferPointer, into sink: inout Sink) throws(TranscoderError) {
+    @usableFromInline
+    package func encodeUTF8<Sink: EncodedByteSink>(_ utf8: UnsafeRawBufferPointer, into sink: inout Sink) throws(TranscoderError) {
         switch transcoder.codec.family {
         case .utf8:
             if expandsLineEnds { forEachLine(utf8) { sink.appendEncoded($0) } lineEnd: { sink.appendEncoded($0) } }
@@ -116,10 +148,7 @@ public final class TextEncoder {
         }
     }
 
-    /// Ends the stream: stateful encodings write their reset sequence.
-    /// - Parameter sink: where bytes go.
-    /// - Throws: ``TranscoderError`` on an ICU failure.
-    public func finish<Sink: EncodedByteSink>(into sink: inout Sink) throws(TranscoderError) {
+    private func finishSink<Sink: EncodedByteSink>(into sink: inout Sink) throws(TranscoderError) {
         guard icu != nil else { return }
         try encodeICU(UnsafeRawBufferPointer(start: emptyInput, count: 0), flush: true, into: &sink)
     }
@@ -234,6 +263,11 @@ public final class TextEncoder {
         }
     }
 }
+
+// Streaming state (ICU's converter with its shift state, scratch buffers) changes on every call
+// without a lock: one task at a time.
+@available(*, unavailable)
+extension TextEncoder: Sendable {}
 
 extension Array where Element == UInt8 {
     /// `withUnsafeBytes` for a body that throws a ``TranscoderError``.

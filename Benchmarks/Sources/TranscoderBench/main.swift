@@ -2,7 +2,8 @@
 // GB18030 on ~50 MB of mixed text fed in 64 KiB chunks through TextDecoder / TextEncoder,
 // against raw ICU (ucnv_convertEx of the same bytes, same chunk size) measured in the same run.
 //
-//   swift run -c release TranscoderBench [megabytes] [runs] [sample file]
+//   swift run -c release --package-path Benchmarks --scratch-path .build-bench TranscoderBench \
+//       [megabytes] [runs] [sample file]
 //
 // MB/s counts the codec-side bytes (decode input, encode output), 1 MB = 10^6 bytes; each
 // figure is the best of `runs`. Each decoded chunk goes into a fresh String (as a port
@@ -10,8 +11,7 @@
 // for), encoding .lf (no line-end rewriting, like raw ICU); both use the .replace error mode.
 
 //
-// Figures (`swift run -c release TranscoderBench`, 2-core Linux VM, Swift 6.3.1, ICU 72;
-// ±20 % run to run):
+// Figures (the command above, 2-core Linux VM, Swift 6.3.1, ICU 72; ±20 % run to run):
 //
 // | codec      | direction | MB (codec side) | Transcoders MB/s | raw ICU MB/s | ratio |
 // |------------|-----------|----------------:|-----------------:|-------------:|------:|
@@ -31,7 +31,7 @@
 // String's storage, but a fresh String per chunk (allocation, page faults) and Swift's UTF-8
 // validation of it (no public unvalidated initializer) cost what raw ICU does not pay.
 
-import CStreamPortsICU
+import CICUReference
 import Glibc
 import Transcoders
 
@@ -123,6 +123,16 @@ struct Row {
     let icu: Double
 }
 
+/// The reference: raw ICU converting `source` with `icuName` to UTF-8 (or from UTF-8) into
+/// `scratch`, in `chunkSize` pieces; the bytes written, or -1.
+func rawICU(_ icuName: String, toUTF8: Bool, _ source: [UInt8], into scratch: inout [UInt8]) -> Int {
+    source.withUnsafeBufferPointer { src in
+        scratch.withUnsafeMutableBufferPointer { dst in
+            Int(sp_reference_convert(icuName, toUTF8 ? 1 : 0, src.baseAddress!, Int64(src.count), dst.baseAddress!, Int64(dst.count), Int64(chunkSize)))
+        }
+    }
+}
+
 func megabytesPerSecond(_ bytes: Int, _ seconds: Double) -> Double { Double(bytes) / seconds / 1e6 }
 
 func measure(_ codec: Codec, label: String, text: String) -> [Row] {
@@ -160,13 +170,7 @@ func measure(_ codec: Codec, label: String, text: String) -> [Row] {
     }
     if ours.check != textUTF8.count { print("warning: \(label) decode produced \(ours.check) bytes, expected \(textUTF8.count)") }
     var scratch = [UInt8](repeating: 0, count: max(encoded.count, textUTF8.count) * 3 + 1024)
-    let icuDecode = best {
-        encoded.withUnsafeBufferPointer { src in
-            scratch.withUnsafeMutableBufferPointer { dst in
-                Int(sp_reference_convert(icuName, 1, src.baseAddress!, Int64(src.count), dst.baseAddress!, Int64(dst.count), Int64(chunkSize)))
-            }
-        }
-    }
+    let icuDecode = best { rawICU(icuName, toUTF8: true, encoded, into: &scratch) }
     if icuDecode.check != textUTF8.count { print("warning: raw ICU \(label) decode produced \(icuDecode.check) bytes") }
     rows.append(Row(codec: label, direction: "decode", bytes: encoded.count,
                     ours: megabytesPerSecond(encoded.count, ours.seconds), icu: megabytesPerSecond(encoded.count, icuDecode.seconds)))
@@ -189,13 +193,7 @@ func measure(_ codec: Codec, label: String, text: String) -> [Row] {
         return produced + out.count
     }
     if oursEncode.check != encoded.count { print("warning: \(label) encode produced \(oursEncode.check) bytes, expected \(encoded.count)") }
-    let icuEncode = best {
-        textUTF8.withUnsafeMutableBufferPointer { src in
-            scratch.withUnsafeMutableBufferPointer { dst in
-                Int(sp_reference_convert(icuName, 0, src.baseAddress!, Int64(src.count), dst.baseAddress!, Int64(dst.count), Int64(chunkSize)))
-            }
-        }
-    }
+    let icuEncode = best { rawICU(icuName, toUTF8: false, textUTF8, into: &scratch) }
     if icuEncode.check != encoded.count { print("warning: raw ICU \(label) encode produced \(icuEncode.check) bytes, expected \(encoded.count)") }
     rows.append(Row(codec: label, direction: "encode", bytes: encoded.count,
                     ours: megabytesPerSecond(encoded.count, oursEncode.seconds), icu: megabytesPerSecond(encoded.count, icuEncode.seconds)))
