@@ -93,6 +93,7 @@ struct StreamServiceTests {
         #expect(cancelled.withLock { $0 })
         // The connection was reset (or closed): the client sees its end.
         let end: String?
+        client.readTimeout = .seconds(5)
         do { end = try await client.readLine() } catch { end = nil }
         #expect(end == nil)
         await client.abort()

@@ -33,6 +33,8 @@ final class AcceptQueue: Sendable {
         var maxConnections: Int?
         /// Connections handed out and not yet finished (counted only under `maxConnections`).
         var active = 0
+        /// The serve loop, waiting for a connection to finish before it hands out another.
+        var slotWaiter: UnsafeContinuation<Void, Never>?
 
         /// Connections accepted and not yet handed out.
         var waiting: Int { queue.count + settingUp.count }
@@ -106,12 +108,36 @@ final class AcceptQueue: Sendable {
 
     /// A stream handed out under a connection limit has finished: accepting may resume.
     func connectionEnded() {
-        let resume = state.withLock { s -> Bool in
-            guard s.maxConnections != nil else { return false }
+        let (resume, waiter) = state.withLock { s -> (Bool, UnsafeContinuation<Void, Never>?) in
+            guard s.maxConnections != nil else { return (false, nil) }
             s.active -= 1
-            return s.roomAgain(limit)
+            let w = s.slotWaiter
+            s.slotWaiter = nil
+            return (s.roomAgain(limit), w)
         }
+        waiter?.resume()
         if resume { updateAccepting() }
+    }
+
+    /// Waits until fewer than `maxConnections` streams are out (at once without a limit).
+    /// Connections accepted before the limit was set (while nobody served them) wait here in the
+    /// queue, not in handlers. Returns early when the task is cancelled or the server closes.
+    func waitForSlot() async {
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                let ready = self.state.withLock { s -> Bool in
+                    guard let max = s.maxConnections, s.active >= max, !s.closed, !Task.isCancelled else { return true }
+                    s.slotWaiter = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        } onCancel: {
+            self.state.withLock { s -> UnsafeContinuation<Void, Never>? in
+                defer { s.slotWaiter = nil }
+                return s.slotWaiter
+            }?.resume()
+        }
     }
 
     /// Pauses or resumes accepting for ``AcceptController``'s backoff.

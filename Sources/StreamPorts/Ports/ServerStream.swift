@@ -107,15 +107,19 @@ public final class ServerStream: AsyncSequence, Sendable {
     /// not yet handed out, for the caller to close. Callable from any thread, without waiting.
     @discardableResult
     package func stopAccepting() -> [ClientStream] {
+        var slot: UnsafeContinuation<Void, Never>?
         let (pending, waiter) = accepted.state.withLock { s -> ([ClientStream], UnsafeContinuation<ClientStream?, Never>?) in
             s.closed = true
             let pending = Array(s.queue)
             s.queue.removeAll()
             let w = s.waiter
             s.waiter = nil
+            slot = s.slotWaiter
+            s.slotWaiter = nil
             return (pending, w)
         }
         waiter?.resume(returning: nil)
+        slot?.resume()
         channel.close(promise: nil)
         return pending
     }

@@ -66,7 +66,9 @@ extension ServerStream {
         await withTaskCancellationHandler {
             await withTaskExecutorPreference(executor) {
                 await withDiscardingTaskGroup { group in
-                    while let client = await read() {
+                    while true {
+                        await accepted.waitForSlot()
+                        guard let client = await read() else { break }
                         let key = connections.add(client)
                         group.addTask(executorPreference: client.executor) {
                             await ServerStream.serveOne(client, handler: handler, linger: linger) { error in
