@@ -100,7 +100,7 @@ extension ClientStream {
         try Task.checkCancellation()
         if timedOut {
             let limit = settings.readTimeout.map { "\($0)" } ?? "its timeout"
-            throw StreamPortError(.timedOut, "read from \(remoteAddress) timed out after \(limit)")
+            throw StreamPortError(.timedOut, "read from \(remoteEndpoint) timed out after \(limit)")
         }
     }
 }

@@ -86,6 +86,6 @@ extension ClientStream {
     /// The error for a line over `limit` bytes.
     @inline(never)
     func lineTooLong(_ limit: Int) -> StreamPortError {
-        StreamPortError(.lineTooLong, "line from \(remoteAddress) is longer than \(limit) bytes; the rest of it is skipped")
+        StreamPortError(.lineTooLong, "line from \(remoteEndpoint) is longer than \(limit) bytes; the rest of it is skipped")
     }
 }

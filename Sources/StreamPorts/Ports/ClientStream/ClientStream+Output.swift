@@ -60,7 +60,7 @@ extension ClientStream {
 
     @inline(never)
     private func writerClosed() -> StreamPortError {
-        StreamPortError(.closed, "write to \(remoteAddress): the writer is closed")
+        StreamPortError(.closed, "write to \(remoteEndpoint): the writer is closed")
     }
 
     private func afterWrite(newline: Bool, pending: Int) {
@@ -130,7 +130,7 @@ extension ClientStream {
         scheduled?.cancel()
         try Task.checkCancellation()
         if !shared.state.withLock({ $0.writable || $0.closed }) {
-            throw StreamPortError(.timedOut, "write to \(remoteAddress) timed out after \(timeout!): the peer is not reading")
+            throw StreamPortError(.timedOut, "write to \(remoteEndpoint) timed out after \(timeout!): the peer is not reading")
         }
     }
 }
