@@ -24,8 +24,7 @@ extension ClientStream {
     /// - Throws: as ``readByte()``.
     public func readAvailableBytes() async throws -> [UInt8]? {
         try await ensureBytes(1)
-        _ = takeInbound()
-        return input.readBytes(upTo: .max)
+        return takeAvailableBytes()
     }
 
     /// Every byte until the end of stream.
@@ -34,6 +33,13 @@ extension ClientStream {
         var all: [UInt8] = []
         while let chunk = try await readAvailableBytes() { all += chunk }
         return all
+    }
+
+    /// Everything received so far (kept out of the async frames).
+    @inline(never)
+    private func takeAvailableBytes() -> [UInt8]? {
+        _ = takeInbound()
+        return input.readBytes(upTo: .max)
     }
 
     /// Waits until `count` bytes are buffered, or the input ends.

@@ -41,10 +41,11 @@ extension ClientStream {
 
     /// Ensures at least `count` unread scalars; false when fewer remain before the end of
     /// stream or before a pending decoding error.
+    @inline(never)
     private func ensureScalars(_ count: Int) async throws -> Bool {
-        try characters.enter(transcoder, &input)
+        try enterCharacters()
         while true {
-            switch characters.decode(until: count, &input) {
+            switch decodeCharacters(until: count) {
             case .ready: return true
             case .exhausted: return false
             case .needInput: _ = try await fill()   // false: input.finished, decoded in full next
@@ -52,26 +53,57 @@ extension ClientStream {
         }
     }
 
-    /// ``readLine(separator:includeSeparator:maxLength:)`` on decoded characters.
+    /// ``readLine(separator:includeSeparator:maxLength:)`` on decoded characters (kept out of
+    /// readLine's async frame).
+    @inline(never)
     func readLineDecoded(separator: Character, includeSeparator: Bool, limit: Int) async throws -> String? {
         guard separator.unicodeScalars.count == 1, let scalar = separator.unicodeScalars.first else {
             throw StreamPortError(.operation, "readLine separator \"\(separator)\" must be a single Unicode scalar")
         }
         var searched = 0
         while true {
-            switch characters.scanLine(separator: scalar, searched: &searched, limit: limit, discarding: &input.framer.discardingLine) {
+            switch scanDecodedLine(separator: scalar, searched: &searched, limit: limit) {
             case .line(let line): return includeSeparator ? line + String(separator) : line
             case .tooLong: throw lineTooLong(limit)
             case .needMore: break
             }
             if try await ensureScalars(searched + 1) { continue }
-            return try characters.finalLine(discarding: &input.framer.discardingLine)
+            return try finalDecodedLine()
         }
     }
 
     /// Back to bytes after characters: the input buffer's front becomes the byte after the
     /// last character read.
+    @inline(__always)
     func leaveCharacters() {
+        if characters.isActive { leaveCharactersNow() }
+    }
+
+    // The synchronous steps are not inlined into the async functions above, whose frames a
+    // waiting reader keeps.
+
+    @inline(never)
+    private func leaveCharactersNow() {
         characters.leave(&input)
+    }
+
+    @inline(never)
+    private func enterCharacters() throws {
+        try characters.enter(transcoder, &input)
+    }
+
+    @inline(never)
+    private func decodeCharacters(until count: Int) -> ScalarReader.Supply {
+        characters.decode(until: count, &input)
+    }
+
+    @inline(never)
+    private func scanDecodedLine(separator: Unicode.Scalar, searched: inout Int, limit: Int) -> ScalarReader.LineScan {
+        characters.scanLine(separator: separator, searched: &searched, limit: limit, discarding: &input.framer.discardingLine)
+    }
+
+    @inline(never)
+    private func finalDecodedLine() throws -> String? {
+        try characters.finalLine(discarding: &input.framer.discardingLine)
     }
 }

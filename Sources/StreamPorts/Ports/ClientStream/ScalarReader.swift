@@ -45,10 +45,10 @@ struct ScalarReader {
 
     /// Starts decoding at the input buffer's front; the decoder takes over a pending CR.
     /// - Throws: ``StreamPortError`` `.decoding` when ICU cannot open the codec.
-    mutating func enter(_ transcoder: Transcoder, _ input: inout InputBuffer) throws(StreamPortError) {
+    mutating func enter(_ transcoder: Transcoder, _ input: inout InputBuffer) throws {
         guard !isActive else { return }
         if decoder == nil {
-            do throws(TranscoderError) { decoder = try ScalarDecoder(transcoder) } catch { throw .wrapping(error) }
+            do throws(TranscoderError) { decoder = try ScalarDecoder(transcoder) } catch { throw StreamPortError.wrapping(error) }
         }
         decoder!.reset()
         decoder!.translator.afterCR = input.framer.handOverAfterCR()
@@ -131,7 +131,7 @@ struct ScalarReader {
 
     /// Throws a pending decoding error once every scalar before it has been read.
     /// - Throws: ``StreamPortError`` `.decoding`.
-    mutating func throwPendingErrorIfDue() throws(StreamPortError) {
+    mutating func throwPendingErrorIfDue() throws {
         if let pending = pendingError, pending.index <= index {
             pendingError = nil
             throw pending.error
@@ -194,7 +194,7 @@ struct ScalarReader {
     /// scalars before a pending decoding error, or nil.
     /// - Throws: ``StreamPortError`` `.decoding` when a decoding error ends the input: the
     ///   partial line holding the bad bytes is dropped (complete lines came first).
-    mutating func finalLine(discarding: inout Bool) throws(StreamPortError) -> String? {
+    mutating func finalLine(discarding: inout Bool) throws -> String? {
         if let pending = pendingError {
             index = min(pending.index, scalars.count)
             try throwPendingErrorIfDue()
