@@ -17,27 +17,27 @@ import Synchronization
 /// }
 /// try await client.close()
 /// ```
-//
-// One file per facet: lines (ClientStream+Lines; framed on bytes by LineFramer), characters
-// (+Characters; ScalarReader), bytes (+Bytes), waiting for input (+Input; InputBuffer),
-// output (+Output; OutputBuffer), closing (+Closing), settings (+Configuration), addresses
-// (+Addresses).
-//
-// Why `@unchecked Sendable`: one task reads while another writes, and whoever holds the stream
-// may close it. What guards what:
-// - `shared`: everything the connection's event loop also touches (received buffers, waiters,
-//   writability, end of input) is under its `Mutex`.
-// - `output`: the writer's state (pending bytes, the encoder, closed) is under its own `Mutex`:
-//   the writing task fills it, the reading task hands it off before it waits, close and abort
-//   come from either task.
-// - `input` and `characters`: the reader's state, touched only by the one reading task (the
-//   contract above), so the per-line path takes no lock for it. They are
-//   `@exclusivity(unchecked)`: the contract, not a dynamic check (about 5 % of a line echo),
-//   keeps their accesses apart.
-// - `settings`: plain values, set by the task that uses them or before the stream is shared
-//   (``Configuration`` says which for each).
-// - The rest is immutable; `lineDecoder` (mutable inside) is used by the reading task only.
 public final class ClientStream: @unchecked Sendable {
+    // Why `@unchecked Sendable`: one task reads while another writes, and whoever holds the
+    // stream may close it. What guards what:
+    // - `shared`: everything the connection's event loop also touches (received buffers,
+    //   waiters, writability, end of input) is under its `Mutex`.
+    // - `output`: the writer's state (pending bytes, the encoder, closed) is under its own
+    //   `Mutex`: the writing task fills it, the reading task hands it off before it waits,
+    //   close and abort come from either task.
+    // - `input` and `characters`: the reader's state, touched only by the one reading task (the
+    //   contract above; closeReader, bytesAvailable and eof count as reads), so the per-line
+    //   path takes no lock for it. They are `@exclusivity(unchecked)`: the contract, not a
+    //   dynamic check (about 5 % of a line echo), keeps their accesses apart.
+    // - `settings`: plain values, set by the task that uses them or before the stream is shared
+    //   (Configuration says which for each).
+    // - The rest is immutable; `lineDecoder` (mutable inside) is used by the reading task only.
+    //
+    // One file per facet: lines (ClientStream+Lines; framed on bytes by LineFramer), characters
+    // (+Characters; ScalarReader), bytes (+Bytes), waiting for input (+Input; InputBuffer),
+    // output (+Output; OutputBuffer), closing (+Closing), settings (+Configuration), addresses
+    // (+Addresses).
+
     /// The transcoder characters go through.
     public let transcoder: Transcoder
 
