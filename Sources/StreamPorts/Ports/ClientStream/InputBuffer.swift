@@ -132,8 +132,20 @@ struct InputBuffer {
     ///   - decoder: decodes the line's bytes.
     /// - Throws: ``LineFailure``.
     mutating func nextLine(limit: Int, includeSeparator: Bool, decoder: TextDecoder) throws(LineFailure) -> String? {
+        try line(limit: limit, includeSeparator: includeSeparator, decoder: decoder, atEnd: false)
+    }
+
+    /// The unterminated last line at end of input, or nil if there is none.
+    /// - Throws: ``LineFailure``.
+    mutating func finalLine(limit: Int, decoder: TextDecoder) throws(LineFailure) -> String? {
+        try line(limit: limit, includeSeparator: false, decoder: decoder, atEnd: true)
+    }
+
+    /// Drops what the framer skips, and returns (or reports) the first line it frames.
+    @inline(__always)
+    private mutating func line(limit: Int, includeSeparator: Bool, decoder: TextDecoder, atEnd: Bool) throws(LineFailure) -> String? {
         while true {
-            let frame = bytes.withUnsafeReadableBytes { p in
+            let frame = atEnd ? framer.finish(bytes.readableBytes, limit: limit) : bytes.withUnsafeReadableBytes { p in
                 framer.next(p, atStreamStart: base == 0, inputFinished: finished, limit: limit)
             }
             switch frame {
@@ -148,24 +160,6 @@ struct InputBuffer {
                 var line = try decode(contentEnd, then: next, decoder)
                 if includeSeparator { line.append("\n") }
                 return line
-            }
-        }
-    }
-
-    /// The unterminated last line at end of input, or nil if there is none.
-    /// - Throws: ``LineFailure``.
-    mutating func finalLine(limit: Int, decoder: TextDecoder) throws(LineFailure) -> String? {
-        while true {
-            switch framer.finish(bytes.readableBytes, limit: limit) {
-            case .needMore:
-                return nil
-            case .skip(let count):
-                drop(count)
-            case .tooLong(let count):
-                drop(count)
-                throw .tooLong
-            case .line(let contentEnd, let next):
-                return try decode(contentEnd, then: next, decoder)
             }
         }
     }
