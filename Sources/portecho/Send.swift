@@ -103,7 +103,7 @@ struct Send: AsyncParsableCommand {
 
     /// Prints each line received until one per line sent is back (and sending is over).
     static func receive(_ client: ClientStream, progress: Progress, limit: Duration) async throws {
-        let server = client.remoteAddress
+        let server = client.remoteEndpoint
         var out = ""
         defer { if !out.isEmpty { Output.write(out, to: STDOUT_FILENO) } }
         while !progress.complete {

@@ -162,7 +162,7 @@ struct Serve: AsyncParsableCommand {
 
     @inline(never)
     static func logConnected(_ client: ClientStream, _ logger: Logger) {
-        logger.debug("\(client.remoteAddress): connected")
+        logger.debug("\(client.remoteEndpoint): connected")
     }
 
     /// Echoes lines until the stream ends (nil) or fails (the error). Kept apart from the
@@ -185,8 +185,8 @@ struct Serve: AsyncParsableCommand {
     static func close(_ client: ClientStream, after failure: (any Error)?, idleTimeout: Duration?, logger: Logger) async {
         // The peer's address is formatted only when a message needs it (and kept for the last
         // debug line, which comes after the close).
-        let debugPeer = logger.logLevel <= .debug ? client.remoteAddress : nil
-        var peer: String { debugPeer ?? client.remoteAddress }
+        let debugPeer = logger.logLevel <= .debug ? client.remoteEndpoint : nil
+        var peer: String { debugPeer ?? client.remoteEndpoint }
         let ending: Ending
         do {
             if let failure { throw failure }

@@ -72,7 +72,7 @@ extension ServerStream {
                         let key = connections.add(client)
                         group.addTask(executorPreference: client.executor) {
                             await ServerStream.serveOne(client, handler: handler, linger: linger) { error in
-                                failures.log(logger, .warning, "\(client.remoteAddress): handler failed: \(error)")
+                                failures.log(logger, .warning, "\(client.remoteEndpoint): handler failed: \(error)")
                             }
                             connections.remove(key)
                             accepted.connectionEnded()

@@ -1,0 +1,128 @@
+import NIOCore
+import Transcoders
+
+/// The writing side's state: encoded output not yet handed to the channel, the encoder (with
+/// its shift state), and whether the writer is closed. A ``ClientStream`` keeps it under a
+/// `Mutex`: the writing task fills it, the reading task hands it off before it waits, and
+/// closing may come from either.
+struct OutputBuffer {
+    /// Encoded bytes not yet handed to the channel.
+    private var out = ClientStream.emptyBuffer
+    private let encoder: TextEncoder
+    /// Set by close, closeWriter and abort: later writes throw `.closed`.
+    private(set) var isClosed = false
+    /// The line end's bytes, for codecs without shift state (nil: encode `"\n"` each time).
+    private let lineEndBytes: [UInt8]?
+    /// UTF-8 with `"\n"` written as LF: a string's bytes go out as they are.
+    private let utf8PassThrough: Bool
+
+    /// Output for `transcoder`.
+    /// - Throws: ``TranscoderError`` when its encoder cannot be opened, or cannot encode the
+    ///   EOL style's line end.
+    init(_ transcoder: Transcoder) throws(TranscoderError) {
+        encoder = try transcoder.makeEncoder()
+        // Codecs without shift state get the line end's bytes once.
+        let stateless = [Codec.utf8, .latin1, .ascii].contains(transcoder.codec)
+        lineEndBytes = transcoder.codec == .utf8 ? Array(transcoder.eolStyle.lineEnd.utf8)
+            : stateless ? try transcoder.encode("\n") : nil
+        utf8PassThrough = transcoder.codec == .utf8 && transcoder.eolStyle.lineEnd == "\n"
+    }
+
+    // MARK: Writing
+
+    /// Appends `string` through the encoder (each `"\n"` as the EOL style's line end).
+    /// - Returns: the bytes now pending.
+    /// - Throws: ``TranscoderError`` `.encoding` (`.raise` mode).
+    @inline(__always)
+    mutating func write(_ string: String) throws(TranscoderError) -> Int {
+        if utf8PassThrough {
+            out.writeString(string)
+        } else {
+            try encoder.encode(string, into: &out)
+        }
+        return out.readableBytes
+    }
+
+    /// Appends `string` and a line end.
+    /// - Returns: the bytes now pending.
+    /// - Throws: ``TranscoderError`` `.encoding` (`.raise` mode; nothing of the line is
+    ///   written after the unencodable character).
+    @inline(__always)
+    mutating func writeLine(_ string: String) throws(TranscoderError) -> Int {
+        if utf8PassThrough {
+            OutputBuffer.appendUTF8Line(string, to: &out)
+            return out.readableBytes
+        }
+        try encoder.encode(string, into: &out)
+        if let lineEndBytes { out.writeBytes(lineEndBytes) } else { try encoder.encode("\n", into: &out) }
+        return out.readableBytes
+    }
+
+    /// Appends raw bytes.
+    /// - Returns: the bytes now pending.
+    mutating func write(bytes: some Sequence<UInt8>) -> Int {
+        out.writeBytes(bytes)
+        return out.readableBytes
+    }
+
+    /// Appends `string`'s UTF-8 bytes and an LF in one step.
+    @inline(__always)
+    private static func appendUTF8Line(_ string: String, to out: inout ByteBuffer) {
+        var string = string
+        string.withUTF8 { utf8 in
+            _ = out.writeWithUnsafeMutableBytes(minimumWritableBytes: utf8.count + 1) { raw in
+                raw.copyMemory(from: UnsafeRawBufferPointer(utf8))
+                raw[utf8.count] = 0x0A
+                return utf8.count + 1
+            }
+        }
+    }
+
+    // MARK: Hand-off
+
+    /// Takes the pending bytes, leaving an empty placeholder; nil when none are pending.
+    mutating func takePending() -> ByteBuffer? {
+        guard out.readableBytes > 0 else { return nil }
+        var pending = ClientStream.emptyBuffer
+        swap(&pending, &out)
+        return pending
+    }
+
+    /// Keeps a handed-off buffer (cleared by the caller) for the next writes, unless some
+    /// were written meanwhile.
+    mutating func recycle(_ buffer: ByteBuffer) {
+        if out.readableBytes == 0 { out = buffer }
+    }
+
+    // MARK: Closing
+
+    /// Appends a stateful encoding's reset sequence, unless closed.
+    mutating func finishEncoding() {
+        guard !isClosed else { return }
+        try? encoder.finish(into: &out)
+    }
+
+    /// Refuses later writes.
+    mutating func close() {
+        isClosed = true
+    }
+
+    /// Drops pending output and refuses later writes (``ClientStream/abort()``).
+    mutating func discardAndClose() {
+        out.clear()
+        isClosed = true
+    }
+}
+
+@available(*, unavailable)
+extension OutputBuffer: Sendable {}
+
+extension ByteBuffer: EncodedByteSink {
+    @inlinable
+    public mutating func appendEncoded(_ bytes: UnsafeRawBufferPointer) { writeBytes(bytes) }
+
+    @inlinable
+    public mutating func appendEncoded(reservingCapacity capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+        writeWithUnsafeMutableBytes(minimumWritableBytes: capacity, body)
+    }
+}
