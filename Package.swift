@@ -61,6 +61,8 @@ let package = Package(
             name: "portecho",
             dependencies: [
                 "StreamPorts",
+                "StreamPortsService",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

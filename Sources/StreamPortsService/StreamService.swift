@@ -36,6 +36,7 @@ public struct StreamService: Service {
     /// How long handlers may take to finish once graceful shutdown begins.
     public let gracePeriod: Duration
     private let logger: Logger
+    private let connections = ServedConnections()
     private let handler: @Sendable (ClientStream) async throws -> Void
 
     /// A service that serves `server` with `handler`.
@@ -80,6 +81,12 @@ public struct StreamService: Service {
             handler: handler)
     }
 
+    /// Resets every connection being served now (their pending output is dropped): for a
+    /// second shutdown signal, when waiting out the grace period is not wanted.
+    public func resetConnections() async {
+        await connections.abortAll()
+    }
+
     private enum Outcome: Sendable {
         case served
         case failed(any Error)
@@ -91,8 +98,7 @@ public struct StreamService: Service {
     /// (then handlers are cancelled and connections reset).
     /// - Throws: ``StreamPortError`` `.invalidArgument` for a `maxConnections` below 1.
     public func run() async throws {
-        let connections = ServedConnections()
-        let (server, logger, grace, handler, limit) = (self.server, self.logger, gracePeriod, self.handler, maxConnections)
+        let (connections, server, logger, grace, handler, limit) = (self.connections, self.server, self.logger, gracePeriod, self.handler, maxConnections)
         let failure: (any Error)? = await withTaskGroup(of: Outcome.self) { group in
             group.addTask {
                 do {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Logging
+import ServiceLifecycle
 import StreamPorts
+import StreamPortsService
 
 /// `portecho serve`: the seed's echo server. Each line read is written back with `showln`.
 struct Serve: AsyncParsableCommand {
@@ -66,12 +68,20 @@ struct Serve: AsyncParsableCommand {
         valueName: "seconds"))
     var grace: Double = 10
 
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "The most connections served at once (default: no limit); more wait in the listen backlog.",
+        valueName: "n"))
+    var maxConnections: Int?
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port \(port) is out of range 0–65535") }
         _ = try AddressArgument.parse(address, port: port)
         guard backlog >= 0 else { throw ValidationError("--backlog \(backlog) is negative; it must be 0 or more") }
+        if let maxConnections, maxConnections < 1 {
+            throw ValidationError("--max-connections \(maxConnections) must be 1 or more")
+        }
         guard maxLineLength > 0 else { throw ValidationError("--max-line-length \(maxLineLength) must be a positive number of bytes") }
         if let idleTimeout { _ = try Seconds.duration(idleTimeout, option: "--idle-timeout") }
         _ = try Seconds.duration(grace, option: "--grace", allowZero: true)
@@ -98,45 +108,36 @@ struct Serve: AsyncParsableCommand {
         Output.line("listening on \(server.localEndpoint)")
         logger.info("listening on \(server.localEndpoint) (\(transcoding.transcoder))")
 
-        let connections = Connections()
-        let accepting = Task(executorPreference: server.executor) {
-            await Serve.accept(server, connections: connections, idleTimeout: idle, logger: logger)
+        let service = StreamService(
+            server: server, maxConnections: maxConnections, gracePeriod: grace, logger: logger
+        ) { client in
+            await Serve.echo(client, idleTimeout: idle, grace: grace, logger: logger)
         }
-
-        var received = signals.signals.makeAsyncIterator()
-        let first = await received.next() ?? SignalWatcher.terminate
-        logger.notice("\(SignalWatcher.name(first)): shutting down; \(connections.count) connection(s) open, grace \(Seconds.text(self.grace)) s")
-        await server.close()
-        accepting.cancel()   // idle connections close at once, busy ones finish and flush
-
-        let impatient = Task {
-            var more = signals.signals.makeAsyncIterator()
-            if let again = await more.next() {
-                logger.notice("\(SignalWatcher.name(again)) again: resetting \(connections.count) connection(s)")
-                await connections.abortAll()
+        // The watcher turns the first SIGINT or SIGTERM into the group's graceful shutdown and
+        // a second one into resetting every connection. (Not the group's own
+        // `gracefulShutdownSignals`: it registers them asynchronously inside `run()`, after
+        // `listening on` is printed, and a signal sent right after that line would be lost;
+        // the watcher's sources are registered before.)
+        let group = ServiceGroup(
+            services: [service], logger: Logger(label: "portecho.lifecycle", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let watching = Task {
+            var received = signals.signals.makeAsyncIterator()
+            guard let first = await received.next() else { return }
+            logger.notice("\(SignalWatcher.name(first)): shutting down; grace \(Seconds.text(self.grace)) s")
+            await group.triggerGracefulShutdown()
+            if let again = await received.next() {
+                logger.notice("\(SignalWatcher.name(again)) again: resetting every connection")
+                await service.resetConnections()
             }
         }
-        if await !finished(accepting, by: .now + grace) {
-            logger.warning("grace period over: resetting \(connections.count) busy connection(s)")
-            await connections.abortAll()
-            await accepting.value
+        defer { watching.cancel() }
+        do {
+            try await group.run()
+        } catch {
+            Output.error("Error: serving \(server.localEndpoint): \(error)")
+            throw ExitCode.failure
         }
-        impatient.cancel()
         logger.info("stopped")
-    }
-
-    /// Accepts connections until the server closes, serving each in its own task on its
-    /// connection's event loop; returns once every connection is done.
-    static func accept(_ server: ServerStream, connections: Connections, idleTimeout: Duration?, logger: Logger) async {
-        await withDiscardingTaskGroup { group in
-            while let client = await server.read() {
-                let key = connections.add(client)
-                group.addTask(executorPreference: client.executor) {
-                    await echo(client, idleTimeout: idleTimeout, logger: logger)
-                    connections.remove(key)
-                }
-            }
-        }
     }
 
     /// How a connection's echo loop ended, which decides how it is closed.
@@ -147,17 +148,22 @@ struct Serve: AsyncParsableCommand {
         case idle
         /// A bad line or byte sequence: the peer may still be sending.
         case fault
-        /// SIGINT/SIGTERM: the peer may still be sending.
+        /// The grace period ended, or a second signal came: the connection is reset.
         case shutdown
     }
 
     /// The seed's echo loop for one connection, then a close that loses no echo.
-    static func echo(_ client: ClientStream, idleTimeout: Duration?, logger: Logger) async {
+    ///
+    /// At SIGINT/SIGTERM the stream's input ends where it stands (``StreamService``): the lines
+    /// already received are echoed, then the loop sees end of stream; a peer still sending
+    /// then gets its echoes and a FIN, and the connection reads and drops what still comes
+    /// until the peer closes, for at most `grace`, so no reset destroys echoes in flight.
+    static func echo(_ client: ClientStream, idleTimeout: Duration?, grace: Duration, logger: Logger) async {
         logConnected(client, logger)
         client.readTimeout = idleTimeout
         client.writeTimeout = idleTimeout   // a peer that stops reading its echoes is idle too
         let failure = await echoLines(client)
-        await close(client, after: failure, idleTimeout: idleTimeout, logger: logger)
+        await close(client, after: failure, grace: grace, logger: logger)
     }
 
     @inline(never)
@@ -182,7 +188,7 @@ struct Serve: AsyncParsableCommand {
 
     /// Logs how a connection's echo loop ended and closes it accordingly.
     @inline(never)
-    static func close(_ client: ClientStream, after failure: (any Error)?, idleTimeout: Duration?, logger: Logger) async {
+    static func close(_ client: ClientStream, after failure: (any Error)?, grace: Duration, logger: Logger) async {
         // The peer's address is formatted only when a message needs it (and kept for the last
         // debug line, which comes after the close).
         let debugPeer = logger.logLevel <= .debug ? client.remoteEndpoint : nil
@@ -216,39 +222,21 @@ struct Serve: AsyncParsableCommand {
             ending = .fault
         }
         switch ending {
-        case .endOfStream, .idle:
+        case .endOfStream:
+            // At once when the peer has finished; after a shutdown ended the input, lingering
+            // for what the peer still sends (the grace period bounds it).
+            await client.closeLingering(upTo: grace)
+        case .idle:
             try? await client.close()
         case .fault:
-            await lingeringClose(client)
+            await client.closeLingering(upTo: linger)
         case .shutdown:
-            // Out of the cancelled task, whose every wait would throw at once; the shutdown's
-            // grace period bounds it (the connection is reset when it ends). An idle
-            // connection (no unread input) closes at once; a busy one lingers.
-            await Task {
-                if client.bytesAvailable == 0 {
-                    try? await client.close()
-                } else {
-                    await lingeringClose(client)
-                }
-            }.value
+            await client.abort()
         }
         logger.debug("\(peer): closed")
     }
 
-    /// How long a closing connection keeps reading (and discarding) after its last echo.
+    /// How long a connection closed for a bad line keeps reading (and dropping) what its peer
+    /// still sends, so that a reset does not destroy the echoes before it.
     static let linger: Duration = .seconds(1)
-
-    /// Sends the pending echoes and a FIN, then reads and discards what the peer still sends
-    /// until it closes (at most ``linger``), then closes. Closing a socket with unread input
-    /// sends a reset, which makes the peer's kernel drop echoes it has not yet read.
-    static func lingeringClose(_ client: ClientStream) async {
-        try? await client.closeWriter()
-        client.readTimeout = linger
-        let deadline = ContinuousClock.now + linger
-        while ContinuousClock.now < deadline {
-            guard let bytes = try? await client.readAvailableBytes() else { break }
-            _ = bytes
-        }
-        try? await client.close()
-    }
 }

@@ -205,6 +205,94 @@ struct ServeTests {
         #expect(try await server.exitStatus() == 0)
     }
 
+    /// Line `i` of a stream of numbered 64-byte lines.
+    static func numberedLine(_ i: Int) -> [UInt8] {
+        let digits = String(i)
+        return Array(("line " + String(repeating: "0", count: max(0, 10 - digits.count)) + digits
+            + String(repeating: ".", count: 48) + "\n").utf8)
+    }
+
+    @Test("SIGTERM: a client that goes on sending for seconds still gets every echo, whole lines, then a FIN, not a reset")
+    func sigtermWhileTheClientKeepsSending() async throws {
+        let (server, port) = try await serve(["127.0.0.1:0", "--eol", "lf", "--grace", "10"])
+        defer { server.kill() }
+        let client = try TestClient("127.0.0.1", port)
+        let fd = client.fd
+        // Reads slowly (8 KiB every 20 ms, so echoes wait in its receive buffer) until end of
+        // stream, noting a reset, which would destroy the echoes still waiting there.
+        let reader = Task {
+            try await offPool { () -> (bytes: [UInt8], reset: Bool) in
+                var bytes: [UInt8] = []
+                var chunk = [UInt8](repeating: 0, count: 8192)
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline {
+                    var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    if poll(&pfd, 1, 50) <= 0 { continue }
+                    let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                    if n > 0 { bytes += chunk[0..<n]; usleep(20_000) } else if n == 0 { return (bytes, false) } else if errno == ECONNRESET { return (bytes, true) }
+                }
+                throw TestFailure("no end of stream after 30 s (\(bytes.count) bytes)")
+            }
+        }
+        // Sends numbered lines for 0.5 s before SIGTERM and 3 s after (three times the old
+        // linger), never blocking; stops early only if the server resets.
+        let sender = Task {
+            try await offPool { () -> Int in
+                var i = 0
+                var pending: [UInt8] = []
+                let end = ContinuousClock.now + .seconds(3.5)
+                while ContinuousClock.now < end {
+                    if pending.isEmpty { pending = ServeTests.numberedLine(i); i += 1 }
+                    let n = pending.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+                    if n > 0 { pending.removeFirst(n) } else if errno == EAGAIN || errno == EWOULDBLOCK {
+                        var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                        _ = poll(&pfd, 1, 10)
+                    } else { break }
+                }
+                return i
+            }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        server.send(signal: SIGTERM)
+        let linesStarted = try await sender.value
+        client.shutdownWrite()   // the client is done at last
+        let (echoed, reset) = try await reader.value
+        #expect(!reset, "the server reset the connection: echoes in flight were lost")
+        #expect(echoed.count % 64 == 0, "echoes end mid-line: \(echoed.count) bytes")
+        let lines = echoed.count / 64
+        #expect(lines > 0 && lines <= linesStarted)
+        #expect(echoed == (0..<lines).flatMap { ServeTests.numberedLine($0) })
+        #expect(try await server.exitStatus() == 0)
+    }
+
+    @Test("--max-connections N: the N+1th client is not served until one of the first N leaves")
+    func maxConnections() async throws {
+        let (server, port) = try await serve(["127.0.0.1:0", "--eol", "lf", "--max-connections", "2"])
+        defer { server.kill() }
+        let first = try TestClient("127.0.0.1", port)
+        let second = try TestClient("127.0.0.1", port)
+        try await first.send("a\n")
+        try await second.send("b\n")
+        #expect(try await first.read(2) == Array("a\n".utf8))
+        #expect(try await second.read(2) == Array("b\n".utf8))
+        // The third connects (the kernel's backlog takes it) but gets no echo yet.
+        let third = try TestClient("127.0.0.1", port)
+        try await third.send("c\n")
+        await #expect(throws: (any Error).self) { try await third.read(2, timeout: 1) }
+        first.close()
+        #expect(try await third.read(2, timeout: 10) == Array("c\n".utf8))
+        second.close()
+        third.close()
+        try await stop(server)
+    }
+
+    @Test("--max-connections 0 is a usage error")
+    func maxConnectionsZero() async throws {
+        let result = try await Portecho.run(["serve", "127.0.0.1:0", "--max-connections", "0"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--max-connections 0"), "stderr: \(result.stderr)")
+    }
+
     @Test("SIGTERM: --grace bounds a connection whose peer never reads")
     func graceExpires() async throws {
         let (server, port) = try await serve(["127.0.0.1:0", "--eol", "lf", "--grace", "0.5"])

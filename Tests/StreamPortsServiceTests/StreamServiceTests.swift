@@ -71,8 +71,10 @@ struct StreamServiceTests {
     @Test func handlersStillRunningAfterTheGracePeriodAreCancelledAndReset() async throws {
         let server = try await tcpServerStream("127.0.0.1:0", transcoder: Self.lf)
         let cancelled = Locked(false)
+        let working = Locked(false)
         let service = StreamService(server: server, gracePeriod: .milliseconds(500)) { client in
             _ = try await client.readLine()
+            working.withLock { $0 = true }
             // Ignores the end of input and works on until cancelled.
             do { try await Task.sleep(for: .seconds(30)) } catch {
                 cancelled.withLock { $0 = true }
@@ -84,7 +86,8 @@ struct StreamServiceTests {
         let client = try await Self.connect(server.localPort)
         try client.showln("work")
         try await client.flushWriter()
-        try await Task.sleep(for: .milliseconds(100))
+        for _ in 0..<500 where !working.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(working.withLock { $0 })
         let start = ContinuousClock.now
         await group.triggerGracefulShutdown()
         try await running.value

@@ -26,6 +26,9 @@ final class StreamShared: Sendable {
         /// Input is read and dropped (a lingering close), and the channel closed at the peer's
         /// end of input.
         var discarding = false
+        /// ``stopReading()`` found the reader waiting with nothing unread: an idle connection,
+        /// which a lingering close closes at once.
+        var idleAtStop = false
     }
 
     /// Unread input the handler keeps asking the socket for (TCP pushes back above it).
@@ -107,6 +110,7 @@ final class StreamShared: Sendable {
     /// be sending, which a lingering close then takes care of.)
     func stopReading() {
         let reader = state.withLock { s -> UnsafeContinuation<Void, Never>? in
+            s.idleAtStop = !s.inputEnded && s.readWaiter != nil && s.inbound.isEmpty
             s.inputEnded = true
             let r = s.readWaiter
             s.readWaiter = nil
@@ -115,11 +119,12 @@ final class StreamShared: Sendable {
         reader?.resume()
     }
 
-    /// Starts dropping input until the peer's end of input; true when that end has already
-    /// come (nothing to wait for), and whether a read must be requested to get things going.
+    /// Starts dropping input until the peer's end of input; true when there is nothing to wait
+    /// for (that end has come, or the connection was idle when its input was stopped), and
+    /// whether a read must be requested to get things going.
     func beginDiscarding() -> (finished: Bool, requestRead: Bool) {
         state.withLock { s in
-            if s.peerFinished || s.closed { return (true, false) }
+            if s.peerFinished || s.closed || s.idleAtStop { return (true, false) }
             s.discarding = true
             s.inbound.removeAll()
             s.inboundBytes = 0

@@ -10,7 +10,8 @@ extension ClientStream {
     /// side, and only then closes; after `linger` it closes regardless (the peer has not
     /// stopped sending in that time).
     ///
-    /// A peer that has already finished sending costs no wait.
+    /// A peer that has already finished sending costs no wait, and neither does a connection
+    /// that was idle (its reader waiting, nothing unread) when ``stopReading()`` ended its input.
     /// - Parameter linger: the longest wait for the peer's end of input.
     package func closeLingering(upTo linger: Duration) async {
         try? await closeWriter()

@@ -104,6 +104,7 @@ extension ClientStream {
 
     @inline(never)
     private func finalDecodedLine() throws -> String? {
-        try characters.finalLine(discarding: &input.framer.discardingLine)
+        if input.cutShort { return nil }   // a shutdown, not the peer, ended the input
+        return try characters.finalLine(discarding: &input.framer.discardingLine)
     }
 }

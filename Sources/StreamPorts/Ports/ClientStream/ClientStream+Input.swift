@@ -24,12 +24,14 @@ extension ClientStream {
     @inline(never)
     private func takeInboundOrEnd() throws -> Bool? {
         if takeInbound() { return true }
-        let (ended, failure) = shared.state.withLock { ($0.inputEnded && $0.inbound.isEmpty, $0.failure) }
+        let (ended, failure, peerFinished) = shared.state.withLock {
+            ($0.inputEnded && $0.inbound.isEmpty, $0.failure, $0.peerFinished)
+        }
         guard ended else { return nil }
         if let failure, failure.code != .closed {
             throw failure
         }
-        input.finish()
+        input.finish(cutShort: !peerFinished)
         return false
     }
 

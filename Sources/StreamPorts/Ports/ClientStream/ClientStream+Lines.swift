@@ -74,6 +74,7 @@ extension ClientStream {
     /// The unterminated last line at end of stream, or nil.
     @inline(never)
     private func finalLine(limit: Int) throws -> String? {
+        if input.cutShort { return nil }   // a shutdown, not the peer, ended the input
         do {
             return try input.finalLine(limit: limit, decoder: lineDecoder)
         } catch {

@@ -16,6 +16,9 @@ struct InputBuffer {
     private var spare = CircularBuffer<ByteBuffer>(initialCapacity: 2)
     /// No more bytes will arrive (end of input, or ``ClientStream/closeReader()``).
     private(set) var finished = false
+    /// The input was ended by a server's shutdown (``ClientStream/stopReading()``), not by the
+    /// peer: an unterminated last line is not a line yet, and stays unread.
+    private(set) var cutShort = false
     /// Line ends on bytes, and the over-long-line rule shared with the character path.
     var framer: LineFramer
 
@@ -70,9 +73,10 @@ struct InputBuffer {
         framer.rescan()
     }
 
-    /// No more bytes will arrive.
-    mutating func finish() {
+    /// No more bytes will arrive; `cutShort` when the peer has not finished sending.
+    mutating func finish(cutShort: Bool = false) {
         finished = true
+        self.cutShort = cutShort
     }
 
     /// Forgets the unread bytes and takes no more (``ClientStream/closeReader()``).

@@ -119,10 +119,10 @@ extension OutputBuffer: Sendable {}
 
 extension ByteBuffer: EncodedByteSink {
     @inlinable
-    public mutating func appendEncoded(_ bytes: UnsafeRawBufferPointer) { writeBytes(bytes) }
+    package mutating func appendEncoded(_ bytes: UnsafeRawBufferPointer) { writeBytes(bytes) }
 
     @inlinable
-    public mutating func appendEncoded(reservingCapacity capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+    package mutating func appendEncoded(reservingCapacity capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
         writeWithUnsafeMutableBytes(minimumWritableBytes: capacity, body)
     }
 }
