@@ -10,7 +10,7 @@
 #
 # Environment: ROUNDS (3), SCENARIOS ("a b c d e s"), SERVERS ("portecho nio c"),
 #   TOOLS (../shared/tools: loadgen source and data), SKIP_BUILD=1 (reuse built binaries),
-#   PORTECHO_ADDRESS (127.0.0.1:0), PORTECHO_BIN (the release build's), LOADGEN_TIMEOUT (60 s per run), START_TIMEOUT (30 s),
+#   PORTECHO_ADDRESS (127.0.0.1:0), PORTECHO_ARGS (more portecho serve options), PORTECHO_BIN (the release build's), LOADGEN_TIMEOUT (60 s per run), START_TIMEOUT (30 s),
 #   BUILD_TIMEOUT (3600 s per swift build; it may wait on another SwiftPM's lock).
 # Builds: portecho from the root package (.build); NIOLineEcho (and TranscoderBench) from the
 # Benchmarks package, in its own scratch path .build-bench, so the root package builds no
@@ -110,7 +110,9 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 server_cmd() { # server scenario -> command words on stdout, one per line
     case "$1" in
     portecho)
-        printf '%s\n' "$PORTECHO_BIN" serve "$PORTECHO_ADDRESS" --eol lf
+        # --log-level notice: no access-log line per connection (the references log nothing);
+        # PORTECHO_ARGS adds options (e.g. "--metrics 127.0.0.1:0" to measure the metrics' cost).
+        printf '%s\n' "$PORTECHO_BIN" serve "$PORTECHO_ADDRESS" --eol lf --log-level notice ${PORTECHO_ARGS:-}
         if [[ "$2" == s ]]; then printf '%s\n' --encoding Shift_JIS; fi ;;
     nio) printf '%s\n' "$BENCH_BIN/NIOLineEcho" --host 127.0.0.1 --port 0 ;;
     c) printf '%s\n' "$ROOT/.build/epoll_echo" 0 ;;

@@ -92,7 +92,7 @@ struct StreamServiceTests {
         await group.triggerGracefulShutdown()
         try await running.value
         let took = ContinuousClock.now - start
-        #expect(took >= .milliseconds(450) && took < .seconds(3))
+        #expect(took >= .milliseconds(450) && took < .seconds(10))   // far below the handler's 30 s
         #expect(cancelled.withLock { $0 })
         // The connection was reset (or closed): the client sees its end.
         let end: String?

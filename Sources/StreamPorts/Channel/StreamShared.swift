@@ -29,6 +29,14 @@ final class StreamShared: Sendable {
         /// ``stopReading()`` found the reader waiting with nothing unread: an idle connection,
         /// which a lingering close closes at once.
         var idleAtStop = false
+        /// Bytes received, in all (the access log's figure).
+        var bytesIn = 0
+        /// Lines the reader has read, as of its last wait (it counts in its own state and
+        /// adds here when it takes the lock anyway).
+        var linesIn = 0
+        /// Why the connection ended, as far as known: the last error thrown to the reader or
+        /// writer, `shutdown`, or `eof`.
+        var ending: String?
     }
 
     /// Unread input the handler keeps asking the socket for (TCP pushes back above it).
@@ -42,19 +50,43 @@ final class StreamShared: Sendable {
     /// plain streams, which then pay nothing for it.
     let observer: (@Sendable (StreamObservation) -> Void)?
 
-    init(observer: (@Sendable (StreamObservation) -> Void)? = nil) {
+    /// The server's metrics, for an accepted connection when a backend is bootstrapped.
+    let metrics: ServerMetrics?
+    /// When the connection was set up (the access log's duration).
+    let openedAt: ContinuousClock.Instant
+
+    init(observer: (@Sendable (StreamObservation) -> Void)? = nil, metrics: ServerMetrics? = nil) {
         self.observer = observer
+        self.metrics = metrics
+        self.openedAt = .now
+    }
+
+    /// Records why the connection is ending: `reason` replaces an earlier one, unless
+    /// `ifUnset`.
+    func noteEnding(_ reason: String, ifUnset: Bool = false) {
+        state.withLock { s in
+            if !ifUnset || s.ending == nil { s.ending = reason }
+        }
+    }
+
+    /// Records an error thrown to the stream's user: the connection's ending reason, and the
+    /// server's error counter.
+    func noteError(_ error: StreamPortError) {
+        noteEnding(error.code == .timedOut ? "idle_timeout" : error.code.rawValue)
+        metrics?.error(error.code)
     }
 
     // MARK: Event loop side
 
     func received(_ buffer: ByteBuffer) {
         let available = state.withLock { s -> Int? in
+            s.bytesIn &+= buffer.readableBytes
             if s.discarding { return nil }   // a lingering close drops what still comes
             s.inboundBytes += buffer.readableBytes
             s.inbound.append(buffer)
             return s.inboundBytes
         }
+        metrics?.bytesIn.increment(by: buffer.readableBytes)   // once per read from the socket
         if let available { observer?(.received(available)) }
     }
 
@@ -75,6 +107,7 @@ final class StreamShared: Sendable {
         let (reader, writers) = state.withLock { s -> (UnsafeContinuation<Void, Never>?, [UnsafeContinuation<Void, Never>]) in
             s.inputEnded = true
             s.peerFinished = true
+            if let failure { s.ending = failure.code.rawValue } else if s.ending == nil { s.ending = "eof" }
             if let failure, s.failure == nil { s.failure = failure }
             if closed { s.closed = true; s.writable = true }
             let r = s.readWaiter
@@ -111,6 +144,7 @@ final class StreamShared: Sendable {
     func stopReading() {
         let reader = state.withLock { s -> UnsafeContinuation<Void, Never>? in
             s.idleAtStop = !s.inputEnded && s.readWaiter != nil && s.inbound.isEmpty
+            if !s.inputEnded { s.ending = "shutdown" }
             s.inputEnded = true
             let r = s.readWaiter
             s.readWaiter = nil

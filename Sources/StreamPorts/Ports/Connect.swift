@@ -107,9 +107,10 @@ func listen(
         throw StreamPortError(.hostNotFound, "\(address) has no address to bind")
     }
     let queue = AcceptQueue(limit: backlog)
+    let metrics = ServerMetrics.Slot()
     var bootstrap = makeServerBootstrap(
         queue: queue, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
-        maxLineLength: maxLineLength, logger: logger)
+        maxLineLength: maxLineLength, metrics: metrics, logger: logger)
     if target.protocol == .inet6, case .anyInterface = address.host {
         bootstrap = bootstrap.serverChannelOption(
             ChannelOptions.Types.SocketOption(level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: Int32(IPV6_V6ONLY))), value: 0)
@@ -120,13 +121,15 @@ func listen(
     } catch {
         throw StreamPortError.from(error, target.streamDescription)
     }
+    metrics.open(server: channel.localAddress?.streamDescription ?? input)
     return ServerStream(channel: channel, accepted: queue, transcoder: transcoder, requestedAddress: address, logger: logger)
 }
 
 /// The bootstrap every server stream uses: pull-based child channels that feed ``ClientStream``s
 /// into `queue`.
 func makeServerBootstrap(
-    queue: AcceptQueue, backlog: Int, reuseAddress: Bool, transcoder: Transcoder, maxLineLength: Int, logger: Logger
+    queue: AcceptQueue, backlog: Int, reuseAddress: Bool, transcoder: Transcoder, maxLineLength: Int,
+    metrics: ServerMetrics.Slot, logger: Logger
 ) -> ServerBootstrap {
     ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .serverChannelOption(.backlog, value: Int32(clamping: backlog))
@@ -147,9 +150,11 @@ func makeServerBootstrap(
                 // Receive buffers start at 512 bytes (NIO's default is 2 KiB) and grow with
                 // the traffic: an idle connection holds less.
                 try options.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
-                let shared = StreamShared()
+                let counters = metrics.metrics
+                let shared = StreamShared(metrics: counters)
                 try channel.pipeline.syncOperations.addHandler(StreamHandler(shared: shared))
                 let stream = try ClientStream(channel: channel, shared: shared, transcoder: transcoder, maxLineLength: maxLineLength)
+                ConnectionLog.opened(stream, metrics: counters, logger: logger)
                 if !queue.push(stream) { channel.close(promise: nil) }
             }
         }

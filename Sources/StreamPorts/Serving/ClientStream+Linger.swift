@@ -14,6 +14,7 @@ extension ClientStream {
     /// that was idle (its reader waiting, nothing unread) when ``stopReading()`` ended its input.
     /// - Parameter linger: the longest wait for the peer's end of input.
     package func closeLingering(upTo linger: Duration) async {
+        reportLinesRead()
         try? await closeWriter()
         let (finished, requestRead) = shared.beginDiscarding()
         if !finished {

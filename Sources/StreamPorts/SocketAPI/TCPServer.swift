@@ -214,11 +214,13 @@ public final class TCPServer: Sendable {
             return fd
         }
         let queue = AcceptQueue(limit: backlog)
+        let metrics = ServerMetrics.Slot()
         let bootstrap = makeServerBootstrap(
             queue: queue, backlog: backlog, reuseAddress: true, transcoder: transcoder,
-            maxLineLength: maxLineLength, logger: logger)
+            maxLineLength: maxLineLength, metrics: metrics, logger: logger)
         do {
             let channel = try await bootstrap.withBoundSocket(fd).get()
+            metrics.open(server: channel.localAddress?.streamDescription ?? "")
             let server = ServerStream(channel: channel, accepted: queue, transcoder: transcoder, requestedAddress: StreamAddress(host: .anyInterface, port: 0))
             state.withLock { $0.server = server }
         } catch {

@@ -58,13 +58,18 @@ extension ClientStream {
     @inline(never)
     func readLineDecoded(separator: Character, includeSeparator: Bool, limit: Int) async throws -> String? {
         guard separator.unicodeScalars.count == 1, let scalar = separator.unicodeScalars.first else {
-            throw StreamPortError(.operation, "readLine separator \"\(separator)\" must be a single Unicode scalar")
+            throw StreamPortError.invalidArgument("readLine separator \"\(separator)\"", "it must be a single Unicode scalar")
         }
         var searched = 0
         while true {
             switch scanDecodedLine(separator: scalar, searched: &searched, limit: limit) {
-            case .line(let line): return includeSeparator ? line + String(separator) : line
-            case .tooLong: throw lineTooLong(limit)
+            case .line(let line):
+                input.linesRead &+= 1
+                return includeSeparator ? line + String(separator) : line
+            case .tooLong:
+                let error = lineTooLong(limit)
+                shared.noteError(error)
+                throw error
             case .needMore: break
             }
             if try await ensureScalars(searched + 1) { continue }

@@ -24,9 +24,13 @@ extension ClientStream {
     @inline(never)
     private func takeInboundOrEnd() throws -> Bool? {
         if takeInbound() { return true }
+        let lines = input.linesRead &- input.linesReported
+        input.linesReported = input.linesRead
         let (ended, failure, peerFinished) = shared.state.withLock {
-            ($0.inputEnded && $0.inbound.isEmpty, $0.failure, $0.peerFinished)
+            $0.linesIn &+= lines
+            return ($0.inputEnded && $0.inbound.isEmpty, $0.failure, $0.peerFinished)
         }
+        shared.metrics?.linesIn.increment(by: lines)
         guard ended else { return nil }
         if let failure, failure.code != .closed {
             throw failure
@@ -42,7 +46,13 @@ extension ClientStream {
     private func prepareToWait() -> Bool {
         handOff()
         if !characters.isActive { input.releaseIfEmpty() }
-        return shared.state.withLock { !$0.writable && !$0.closed }
+        let lines = input.linesRead &- input.linesReported
+        input.linesReported = input.linesRead
+        shared.metrics?.linesIn.increment(by: lines)
+        return shared.state.withLock {
+            $0.linesIn &+= lines
+            return !$0.writable && !$0.closed
+        }
     }
 
     /// Appends everything the handler received; true if anything was.
@@ -102,7 +112,9 @@ extension ClientStream {
         try Task.checkCancellation()
         if timedOut {
             let limit = settings.readTimeout.map { "\($0)" } ?? "its timeout"
-            throw StreamPortError(.timedOut, "read from \(remoteEndpoint) timed out after \(limit)")
+            let error = StreamPortError(.timedOut, "read from \(remoteEndpoint) timed out after \(limit)")
+            shared.noteError(error)
+            throw error
         }
     }
 }

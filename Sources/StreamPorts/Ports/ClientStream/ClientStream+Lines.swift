@@ -12,13 +12,16 @@ extension ClientStream {
     /// - Returns: the line, or nil at end of stream.
     /// - Throws: ``StreamPortError``: `.lineTooLong` (the rest of that line is skipped),
     ///   `.decoding` (`.raise` mode; lines before the bad bytes were delivered first),
-    ///   `.timedOut` (after ``readTimeout``), `.connectionReset`, `.operation` (a `separator` of
-    ///   more than one Unicode scalar). A cancelled task gets `CancellationError`.
+    ///   `.timedOut` (after ``readTimeout``), `.connectionReset`, `.invalidArgument` (a `separator`
+    ///   of more than one Unicode scalar). A cancelled task gets `CancellationError`.
     public func readLine(separator: Character = "\n", includeSeparator: Bool = false, maxLength: Int? = nil) async throws -> String? {
         let limit = maxLength ?? settings.maxLineLength
         if separator == "\n" && byteScan && !characters.isActive {
             while true {
-                if let line = try scanLine(limit: limit, includeSeparator: includeSeparator) { return line }
+                if let line = try scanLine(limit: limit, includeSeparator: includeSeparator) {
+                    input.linesRead &+= 1
+                    return line
+                }
                 if input.finished { return try finalLine(limit: limit) }
                 if !(try await fill()) { return try finalLine(limit: limit) }
             }
@@ -76,7 +79,9 @@ extension ClientStream {
     private func finalLine(limit: Int) throws -> String? {
         if input.cutShort { return nil }   // a shutdown, not the peer, ended the input
         do {
-            return try input.finalLine(limit: limit, decoder: lineDecoder)
+            let line = try input.finalLine(limit: limit, decoder: lineDecoder)
+            if line != nil { input.linesRead &+= 1 }
+            return line
         } catch {
             throw lineFailure(error, limit: limit)
         }
@@ -84,10 +89,12 @@ extension ClientStream {
 
     @inline(never)
     private func lineFailure(_ failure: InputBuffer.LineFailure, limit: Int) -> StreamPortError {
-        switch failure {
+        let error = switch failure {
         case .tooLong: lineTooLong(limit)
         case .undecodable(let error): StreamPortError.wrapping(error)
         }
+        shared.noteError(error)
+        return error
     }
 
     /// The error for a line over `limit` bytes.

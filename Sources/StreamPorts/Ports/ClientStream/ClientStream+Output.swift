@@ -7,9 +7,15 @@ extension ClientStream {
     /// - Parameter string: the text.
     /// - Throws: ``StreamPortError`` `.encoding` (`.raise` mode) or `.closed`.
     public func write(_ string: String) throws {
-        let pending = try output.withLock { (w: inout OutputBuffer) throws(StreamPortError) -> Int in
-            guard !w.isClosed else { throw writerClosed() }
-            do throws(TranscoderError) { return try w.write(string) } catch { throw .wrapping(error) }
+        let pending: Int
+        do {
+            pending = try output.withLock { (w: inout OutputBuffer) throws(StreamPortError) -> Int in
+                guard !w.isClosed else { throw writerClosed() }
+                do throws(TranscoderError) { return try w.write(string) } catch { throw .wrapping(error) }
+            }
+        } catch {
+            if error.code == .encoding { shared.noteError(error) }
+            throw error
         }
         afterWrite(newline: settings.buffering == .line && string.utf8.contains(0x0A), pending: pending)
     }
@@ -30,9 +36,15 @@ extension ClientStream {
     /// - Throws: ``StreamPortError`` `.encoding` (`.raise` mode; nothing of the line is
     ///   written after the unencodable character) or `.closed`.
     public func showln(_ string: String) throws {
-        let pending = try output.withLock { (w: inout OutputBuffer) throws(StreamPortError) -> Int in
-            guard !w.isClosed else { throw writerClosed() }
-            do throws(TranscoderError) { return try w.writeLine(string) } catch { throw .wrapping(error) }
+        let pending: Int
+        do {
+            pending = try output.withLock { (w: inout OutputBuffer) throws(StreamPortError) -> Int in
+                guard !w.isClosed else { throw writerClosed() }
+                do throws(TranscoderError) { return try w.writeLine(string) } catch { throw .wrapping(error) }
+            }
+        } catch {
+            if error.code == .encoding { shared.noteError(error) }
+            throw error
         }
         afterWrite(newline: settings.buffering == .line, pending: pending)
     }
@@ -72,7 +84,12 @@ extension ClientStream {
     /// Gives pending output to the socket without waiting.
     @discardableResult
     func handOff() -> Bool {
-        guard var pending = output.withLock({ $0.takePending() }) else { return false }
+        guard let (taken, lines) = output.withLock({ $0.takePending() }) else { return false }
+        var pending = taken
+        if let metrics = shared.metrics {   // once per hand-off, not per line
+            metrics.bytesOut.increment(by: pending.readableBytes)
+            metrics.linesOut.increment(by: lines)
+        }
         if let observer = shared.observer {
             let count = pending.readableBytes
             let promise = channel.eventLoop.makePromise(of: Void.self)

@@ -16,6 +16,9 @@ struct InputBuffer {
     private var spare = CircularBuffer<ByteBuffer>(initialCapacity: 2)
     /// No more bytes will arrive (end of input, or ``ClientStream/closeReader()``).
     private(set) var finished = false
+    /// Lines returned by `readLine`, and how many of them the shared state has been told of.
+    var linesRead = 0
+    var linesReported = 0
     /// The input was ended by a server's shutdown (``ClientStream/stopReading()``), not by the
     /// peer: an unterminated last line is not a line yet, and stays unread.
     private(set) var cutShort = false

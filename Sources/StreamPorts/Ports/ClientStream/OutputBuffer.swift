@@ -15,6 +15,11 @@ struct OutputBuffer {
     private let lineEndBytes: [UInt8]?
     /// UTF-8 with `"\n"` written as LF: a string's bytes go out as they are.
     private let utf8PassThrough: Bool
+    /// Lines written (`showln`, `writeLine`), and bytes handed to the channel, in all.
+    private(set) var linesWritten = 0
+    private(set) var bytesHandedOff = 0
+    /// `linesWritten` as of the last hand-off.
+    private var linesHandedOff = 0
 
     /// Output for `transcoder`.
     /// - Throws: ``TranscoderError`` when its encoder cannot be opened, or cannot encode the
@@ -49,6 +54,7 @@ struct OutputBuffer {
     ///   written after the unencodable character).
     @inline(__always)
     mutating func writeLine(_ string: String) throws(TranscoderError) -> Int {
+        linesWritten &+= 1
         if utf8PassThrough {
             OutputBuffer.appendUTF8Line(string, to: &out)
             return out.readableBytes
@@ -80,12 +86,15 @@ struct OutputBuffer {
 
     // MARK: Hand-off
 
-    /// Takes the pending bytes, leaving an empty placeholder; nil when none are pending.
-    mutating func takePending() -> ByteBuffer? {
+    /// Takes the pending bytes, leaving an empty placeholder, with the count of lines written
+    /// since the last hand-off; nil when none are pending.
+    mutating func takePending() -> (bytes: ByteBuffer, lines: Int)? {
         guard out.readableBytes > 0 else { return nil }
         var pending = ClientStream.emptyBuffer
         swap(&pending, &out)
-        return pending
+        bytesHandedOff &+= pending.readableBytes
+        defer { linesHandedOff = linesWritten }
+        return (pending, linesWritten &- linesHandedOff)
     }
 
     /// Keeps a handed-off buffer (cleared by the caller) for the next writes, unless some
