@@ -55,12 +55,12 @@ enum AddressArgument {
     static let defaultPort = 2020
 
     /// Parses ADDRESS as `portecho` takes it: all digits is a port on 127.0.0.1; a host
-    /// without a port (`localhost`, `*`, `[::1]`) uses `port`, else 2020; an unbracketed IPv6
-    /// address (`::1`) is a host only and needs `port`; anything else is StreamAddress's
-    /// grammar. No socket is opened.
+    /// without a port (`localhost`, `*`, `[::1]`) uses `port`, else `defaultPort` (2020); an
+    /// unbracketed IPv6 address (`::1`) is a host only and needs `port`; anything else is
+    /// StreamAddress's grammar. No socket is opened.
     /// - Throws: `ValidationError` naming the input and the reason (for `::1:80` without
     ///   `--port`, the bracketed form `[::1]:80` to write instead).
-    static func parse(_ input: String?, port: Int?) throws -> StreamAddress {
+    static func parse(_ input: String?, port: Int?, defaultPort: Int = AddressArgument.defaultPort) throws -> StreamAddress {
         do throws(StreamPortError) {
             guard let input else { return try StreamAddress.parse("127.0.0.1", port: port ?? defaultPort) }
             if let port { return try StreamAddress.parse(input, port: port) }

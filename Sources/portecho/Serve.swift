@@ -34,8 +34,15 @@ struct Serve: AsyncParsableCommand {
             its echoes and a FIN, then reads and discards for up to 1 s until the client \
             closes, so that no reset destroys echoes the client has not read yet.
 
-            Exit status: 64 for a bad option or value; 1 when the address cannot be listened \
-            on (in use, host not found, permission denied).
+            --metrics ADDRESS serves GET /metrics there in Prometheus text format (the \
+            library's streamports_* metrics and portecho_start_time_seconds), over plain \
+            HTTP/1.1: ADDRESS takes the forms above (all digits: a port on 127.0.0.1; a host \
+            without a port: port 9464). Its bound address is logged at info as `metrics on \
+            HOST:PORT`; it closes after the connections, at shutdown. Without --metrics no \
+            metrics are collected.
+
+            Exit status: 64 for a bad option or value; 1 when the address (or the --metrics \
+            address) cannot be listened on (in use, host not found, permission denied).
             """
     )
 
@@ -73,6 +80,11 @@ struct Serve: AsyncParsableCommand {
         valueName: "n"))
     var maxConnections: Int?
 
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Serve GET /metrics (Prometheus text format) at this address (see below; default: no metrics).",
+        valueName: "address"))
+    var metrics: String?
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -85,6 +97,7 @@ struct Serve: AsyncParsableCommand {
         guard maxLineLength > 0 else { throw ValidationError("--max-line-length \(maxLineLength) must be a positive number of bytes") }
         if let idleTimeout { _ = try Seconds.duration(idleTimeout, option: "--idle-timeout") }
         _ = try Seconds.duration(grace, option: "--grace", allowZero: true)
+        if let metrics { _ = try MetricsBackend.address(metrics) }
     }
 
     func run() async throws {
@@ -93,6 +106,8 @@ struct Serve: AsyncParsableCommand {
         let idle = try idleTimeout.map { try Seconds.duration($0, option: "--idle-timeout") }
         let grace = try Seconds.duration(self.grace, option: "--grace", allowZero: true)
         let signals = SignalWatcher()
+        // Before the server opens, so that the library's metrics are made in its registry.
+        let metricsBackend = try metrics.map(MetricsBackend.init)
 
         let server: ServerStream
         do {
@@ -107,19 +122,29 @@ struct Serve: AsyncParsableCommand {
         }
         Output.line("listening on \(server.localEndpoint)")
         logger.info("listening on \(server.localEndpoint) (\(transcoding.transcoder))")
+        let metricsEndpoint: MetricsEndpoint?
+        do {
+            metricsEndpoint = try await metricsBackend?.serve(logger: logger)
+        } catch {
+            await server.close()
+            throw error
+        }
 
         let service = StreamService(
             server: server, maxConnections: maxConnections, gracePeriod: grace, logger: logger
         ) { client in
             await Serve.echo(client, idleTimeout: idle, grace: grace, logger: logger)
         }
+        var services: [any Service] = [service]
+        // The metrics endpoint first: the group stops it last, after the grace period.
+        if let metricsEndpoint { services.insert(metricsEndpoint, at: 0) }
         // The watcher turns the first SIGINT or SIGTERM into the group's graceful shutdown and
         // a second one into resetting every connection. (Not the group's own
         // `gracefulShutdownSignals`: it registers them asynchronously inside `run()`, after
         // `listening on` is printed, and a signal sent right after that line would be lost;
         // the watcher's sources are registered before.)
         let group = ServiceGroup(
-            services: [service], logger: Logger(label: "portecho.lifecycle", factory: { _ in SwiftLogNoOpLogHandler() }))
+            services: services, logger: Logger(label: "portecho.lifecycle", factory: { _ in SwiftLogNoOpLogHandler() }))
         let watching = Task {
             var received = signals.signals.makeAsyncIterator()
             guard let first = await received.next() else { return }
