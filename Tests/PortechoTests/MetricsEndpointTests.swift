@@ -60,6 +60,9 @@ struct MetricsEndpointTests {
         let sample = Exposition.samples(scraped.body).first { $0.name == "portecho_start_time_seconds" }
         let value = try #require(sample?.value, "\(scraped.body)")
         #expect(value > started - 60 && value < Date().timeIntervalSince1970 + 1, "\(value) vs \(started)")
+        // The library's own metrics reach the same registry (their names and counts are the
+        // library's tests' business).
+        #expect(Exposition.samples(scraped.body).contains { $0.name.hasPrefix("streamports_") }, "\(scraped.body)")
 
         let missing = try await HTTP.get("http://127.0.0.1:\(port)/")
         #expect(missing.status == 404)
