@@ -23,7 +23,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
-FUZZ_TARGETS="${FUZZ_TARGETS:-AddressFuzzer UTF8DecoderFuzzer ICUDecoderFuzzer LineReaderFuzzer}"
+FUZZ_TARGETS="${FUZZ_TARGETS:-AddressFuzzer UTF8DecoderFuzzer ICUDecoderFuzzer LineReaderFuzzer ProxyHeaderFuzzer}"
 FUZZ_TIMEOUT="${FUZZ_TIMEOUT:-10}"
 FUZZ_RSS_MB="${FUZZ_RSS_MB:-2048}"
 FUZZ_MAX_LEN="${FUZZ_MAX_LEN:-1024}"

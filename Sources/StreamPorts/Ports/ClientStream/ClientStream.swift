@@ -2,7 +2,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// A connected TCP stream port: characters (through a ``Transcoder``) and bytes, in and out.
+/// A connected TCP stream port: characters (through a `Transcoder`) and bytes, in and out.
 ///
 /// Accepted connections come from ``ServerStream/read()``; outgoing ones from
 /// ``tcpClientStream(_:keepAlive:coalesce:transcoder:connectTimeout:maxLineLength:)``.
@@ -51,7 +51,7 @@ public final class ClientStream: @unchecked Sendable {
     /// The reader's decoded characters (only once a character is read, or for codecs whose
     /// line ends cannot be found on bytes).
     @exclusivity(unchecked) var characters = ScalarReader()
-    /// Lines whose ends are found on the raw bytes (``Codec/lineEndsAreByteScannable(for:)``).
+    /// Lines whose ends are found on the raw bytes (`Codec.lineEndsAreByteScannable(for:)`).
     let byteScan: Bool
     /// Decodes the lines framed on bytes.
     let lineDecoder: TextDecoder

@@ -8,7 +8,7 @@ import Darwin
 import Transcoders
 
 /// Finds the lines in received bytes, for codecs whose line ends can be found without decoding
-/// (``Codec/lineEndsAreByteScannable(for:)``): the byte side of
+/// (`Codec.lineEndsAreByteScannable(for:)`): the byte side of
 /// ``ClientStream/readLine(separator:includeSeparator:maxLength:)``.
 ///
 /// A framer only looks at bytes; it neither holds nor drops them. Its owner keeps the unread
