@@ -32,6 +32,8 @@ final class StreamShared: Sendable {
     /// Told about arrivals, closes and completed writes (``TCPSocket``'s events); nil for
     /// plain streams, which then pay nothing for it.
     let observer: (@Sendable (StreamObservation) -> Void)?
+    /// What the security layer (TLS) reported when its handshake completed; nil in plaintext.
+    let session = Mutex<(any Sendable)?>(nil)
 
     init(observer: (@Sendable (StreamObservation) -> Void)? = nil) {
         self.observer = observer

@@ -954,6 +954,16 @@ public final class ClientStream: @unchecked Sendable {
         try? await channel.close()
     }
 
+    /// True when the stream holds received bytes not yet read: buffered, or decoded into
+    /// characters not yet read (STARTTLS refuses to upgrade over them).
+    var holdsUnreadInput: Bool {
+        if charMode {
+            return scalarIndex < scalars.count || buffer.readableBytes > fed
+                || (scalarDecoder?.pendingByteCount ?? 0) > 0 || pendingDecodeError != nil
+        }
+        return buffer.readableBytes > 0
+    }
+
     private func finishEncoding() {
         writer.withLock { w in
             guard !w.closed else { return }

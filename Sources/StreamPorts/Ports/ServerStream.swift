@@ -25,8 +25,11 @@ public final class ServerStream: AsyncSequence, Sendable {
     public let transcoder: Transcoder
     /// The address the port was asked for.
     public let requestedAddress: StreamAddress
+    /// The security layer every accepted connection goes through (TLS), if any.
+    package let security: (any ChannelSecurity)?
 
-    init(channel: any Channel, accepted: AcceptQueue, transcoder: Transcoder, requestedAddress: StreamAddress) {
+    init(channel: any Channel, accepted: AcceptQueue, transcoder: Transcoder, requestedAddress: StreamAddress, security: (any ChannelSecurity)? = nil) {
+        self.security = security
         self.channel = channel
         self.accepted = accepted
         self.transcoder = transcoder
