@@ -51,11 +51,11 @@ public final class TCPSocket: Sendable {
         case unsupportedSocketOperation
         /// The last operation has not finished yet (EALREADY, EINPROGRESS).
         case unfinishedSocketOperation
-        /// Reserved until TLS lands.
+        /// A TLS handshake failed (``StreamPortError/Code/tlsHandshakeFailed``).
         case sslHandshakeFailed
-        /// Reserved until TLS lands.
+        /// A TLS library error (``StreamPortError/Code/tlsInternal``).
         case sslInternal
-        /// Reserved until TLS lands.
+        /// A bad certificate, key or CA (``StreamPortError/Code/tlsInvalidUserData``).
         case sslInvalidUserData
         /// Not permitted in the socket's current state.
         case operation
@@ -74,6 +74,9 @@ public final class TCPSocket: Sendable {
             case .connectionReset: self = .network
             case .operation, .closed: self = .operation
             case .invalidAddress: self = .hostNotFound
+            case .tlsHandshakeFailed: self = .sslHandshakeFailed
+            case .tlsInvalidUserData: self = .sslInvalidUserData
+            case .tlsInternal: self = .sslInternal
             default:
                 switch error.errno {
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM: self = .socketResource
