@@ -10,12 +10,14 @@ let package = Package(
     products: [
         .library(name: "StreamPorts", targets: ["StreamPorts"]),
         .library(name: "Transcoders", targets: ["Transcoders"]),
+        .library(name: "StreamPortsTLS", targets: ["StreamPortsTLS"]),
         .executable(name: "portecho", targets: ["portecho"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // The system ICU (libicu-dev). Only the C bridge below includes its headers.
@@ -41,10 +43,25 @@ let package = Package(
             ],
             swiftSettings: callerIsolated
         ),
+        // TLS for stream ports (swift-nio-ssl), in its own module so that a user who needs no
+        // TLS never builds BoringSSL.
+        .target(
+            name: "StreamPortsTLS",
+            dependencies: [
+                "StreamPorts",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: callerIsolated
+        ),
         .executableTarget(
             name: "portecho",
             dependencies: [
                 "StreamPorts",
+                "StreamPortsTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -74,5 +91,16 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PortechoTests", dependencies: ["portecho"]),
+        .testTarget(
+            name: "StreamPortsTLSTests",
+            dependencies: [
+                "StreamPorts",
+                "StreamPortsTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: callerIsolated
+        ),
     ]
 )
