@@ -44,6 +44,7 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var phase = Phase.handshaking
     private var timer: Scheduled<Void>?
     private var closing = false
+    private var closingAll = false
     private var session: TLSSession?
     private var peer = "the peer"
 
@@ -97,7 +98,10 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.session = session
             promise.succeed(session)
         } else if let event = event as? ChannelEvent, event == .inputClosed {
-            session?.inputEnded(.closeNotify)
+            session?.inputEnded(.closeNotify)   // no effect after an unclean shutdown
+            // Closing, our close_notify sent, the peer's received: with half-closure allowed,
+            // NIOSSLHandler would wait for its shutdown timeout before closing the socket.
+            if closingAll { gate.closeNow(promise: nil) }
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -129,7 +133,6 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             promise.fail(error)
             context.fireErrorCaught(error)
         }
-        session?.inputEnded(.uncleanShutdown)   // no effect once close_notify was seen
         context.fireChannelInactive()
     }
 
@@ -152,6 +155,7 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // ClientStream.abort() sets SO_LINGER 0 before closing: reset at once, no shutdown.
         guard let provider = context.channel as? any SocketOptionProvider else {
             startClosing(context: context)
+            closingAll = true
             context.close(mode: .all, promise: promise)
             return
         }
@@ -162,6 +166,7 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 handler.gate.closeNow(promise: promise)
             } else {
                 handler.startClosing(context: context)
+                handler.closingAll = true
                 context.close(mode: .all, promise: promise)
             }
         }
