@@ -191,7 +191,7 @@ enum TLSErrorMapping {
         "SSLV3_ALERT_BAD_CERTIFICATE": "the peer rejected our certificate (alert bad_certificate)",
         "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the peer rejected our certificate (alert certificate_unknown)",
         "SSLV3_ALERT_CERTIFICATE_REVOKED": "the peer says our certificate is revoked (alert certificate_revoked)",
-        "TLSV13_ALERT_CERTIFICATE_REQUIRED": "the server requires a client certificate and none was sent (alert certificate_required)",
+        "TLSV1_ALERT_CERTIFICATE_REQUIRED": "the server requires a client certificate and none was sent (alert certificate_required)",
         "TLSV1_ALERT_ACCESS_DENIED": "the peer denied access (alert access_denied)",
     ]
 
