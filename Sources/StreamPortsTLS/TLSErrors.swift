@@ -264,3 +264,37 @@ extension StringProtocol {
         String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
     }
 }
+
+/// The name check a client adds to swift-nio-ssl's: swift-nio-ssl accepts a certificate whose
+/// DNS names match the server name *or* whose IP names match the address connected to; when a
+/// name is verified, only DNS names (or, without any subject alternative name, the common
+/// name, which swift-nio-ssl has checked) may vouch for it.
+enum NameCheck {
+    /// The certificate's DNS subject alternative names.
+    static func dnsNames(_ certificate: NIOSSLCertificate) -> [String] {
+        certificate._subjectAlternativeNames().compactMap { name in
+            name.nameType == .dnsName ? String(decoding: Array(name.contents), as: UTF8.self) : nil
+        }
+    }
+
+    /// True when `name` matches a DNS name of `certificate` (RFC 6125: case-insensitive, a
+    /// wildcard only as the whole left-most label), or when it has no subject alternative
+    /// names at all.
+    static func matches(_ certificate: NIOSSLCertificate, name: String) -> Bool {
+        if certificate._subjectAlternativeNames().isEmpty { return true }
+        let host = normalized(name)
+        return dnsNames(certificate).contains { pattern in
+            let pattern = normalized(pattern)
+            if pattern == host { return true }
+            guard pattern.hasPrefix("*."), let dot = host.firstIndex(of: ".") else { return false }
+            let suffix = pattern.dropFirst(2)
+            return host[host.index(after: dot)...] == suffix && suffix.contains(".") && host[..<dot].count > 0
+        }
+    }
+
+    private static func normalized(_ name: String) -> String {
+        var lower = name.lowercased()
+        if lower.hasSuffix(".") { lower.removeLast() }
+        return lower
+    }
+}

@@ -41,6 +41,8 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let promise: EventLoopPromise<any Sendable>
     private let timeout: Duration
     private let gate: TLSRawGate
+    /// A client's server name, verified against the certificate's DNS names only.
+    private let verifiedName: String?
     private var phase = Phase.handshaking
     private var timer: Scheduled<Void>?
     private var closing = false
@@ -48,7 +50,8 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var session: TLSSession?
     private var peer = "the peer"
 
-    init(promise: EventLoopPromise<any Sendable>, timeout: Duration, gate: TLSRawGate) {
+    init(promise: EventLoopPromise<any Sendable>, timeout: Duration, gate: TLSRawGate, verifiedName: String?) {
+        self.verifiedName = verifiedName
         self.promise = promise
         self.timeout = timeout
         self.gate = gate
@@ -89,9 +92,15 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted(let alpn) = event, phase == .handshaking {
+            let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self)
+            if let name = verifiedName, let certificate = tls?.peerCertificate, !NameCheck.matches(certificate, name: name) {
+                let names = NameCheck.dnsNames(certificate).joined(separator: ", ")
+                let why = "name mismatch: \(name) is not a DNS name of the peer's certificate (\(TLSInfo.subject(of: certificate)); DNS names: \(names.isEmpty ? "none" : names))"
+                fail(StreamPortError(.tlsHandshakeFailed, "TLS handshake with \(peer) failed: \(why)"), context: context)
+                return
+            }
             phase = .established
             timer?.cancel()
-            let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self)
             let info = TLSInfo(
                 version: tls?.tlsVersion, peerCertificate: tls?.peerCertificate, negotiatedProtocol: alpn)
             let session = TLSSession(info: info)
@@ -223,7 +232,9 @@ final class TLSChannelSecurity: ChannelSecurity {
         let promise = channel.eventLoop.makePromise(of: (any Sendable).self)
         let gate = TLSRawGate()
         let operations = channel.pipeline.syncOperations
-        try operations.addHandler(TLSSessionHandler(promise: promise, timeout: context.handshakeTimeout, gate: gate), position: .first)
+        let session = TLSSessionHandler(
+            promise: promise, timeout: context.handshakeTimeout, gate: gate, verifiedName: context.role == .client ? serverName : nil)
+        try operations.addHandler(session, position: .first)
         try operations.addHandler(tls, position: .first)
         try operations.addHandler(gate, position: .first)
         return promise.futureResult

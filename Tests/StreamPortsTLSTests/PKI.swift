@@ -16,7 +16,8 @@ struct TestFailure: Error, CustomStringConvertible {
 /// - `client`: CN=portecho client, O=StreamPorts Tests (signed by `ca`);
 /// - `other-client`: a client certificate signed by `other-ca`;
 /// - `expired`: like `server`, valid only in January 2020;
-/// - `wrong-name`: SAN DNS:wrong.example only;
+/// - `wrong-name`: SAN DNS:wrong.example only; `wrong-name-ip`: SANs DNS:wrong.example and
+///   IP:127.0.0.1;
 /// - `untrusted`: like `server`, signed by `other-ca`;
 /// - `garbled.pem`: a PEM envelope around garbage; `mismatched`: `server.pem` + `client.key`.
 struct TestPKI: Sendable {
@@ -50,6 +51,7 @@ struct TestPKI: Sendable {
         : > index.txt; echo 1000 > serial
         printf 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n' > server.ext
         printf 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:wrong.example\nextendedKeyUsage=serverAuth\n' > wrong.ext
+        printf 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:wrong.example,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > wrong-ip.ext
         printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' > client.ext
         key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null; }
         ca() {
@@ -68,6 +70,7 @@ struct TestPKI: Sendable {
         leaf client "/O=StreamPorts Tests/CN=portecho client" ca client.ext
         leaf other-client "/O=Elsewhere/CN=stranger" other-ca client.ext
         leaf wrong-name "/CN=wrong.example" ca wrong.ext
+        leaf wrong-name-ip "/CN=wrong.example" ca wrong-ip.ext
         leaf untrusted "/CN=localhost" other-ca server.ext
         key expired
         openssl req -new -key expired.key -subj "/CN=localhost" -out expired.csr

@@ -68,6 +68,23 @@ func expectServed(_ server: ServerStream, sourceLocation: SourceLocation = #_sou
         }
     }
 
+    @Test("a name is verified against DNS names only: an IP name matching the address does not vouch for it")
+    func nameNotVouchedByIP() async throws {
+        try await withTLSServer(tls: try serverWith("wrong-name-ip")) { server in
+            let echo = startEcho(server)
+            defer { echo.cancel() }
+            let error = await expectError(.tlsHandshakeFailed) {
+                _ = try await tcpClientStream("localhost:\(server.localPort)", tls: clientTLS)
+            }
+            #expect(error?.message.contains("name mismatch: localhost is not a DNS name of the peer's certificate") == true, "\(error?.message ?? "")")
+            // By IP, the IP name is what is verified.
+            let byIP = try await tcpClientStream("127.0.0.1:\(server.localPort)", tls: clientTLS)
+            try byIP.showln("by IP")
+            #expect(try await byIP.readLine() == "by IP")
+            await byIP.abort()
+        }
+    }
+
     @Test("the server name given in the context is the one verified")
     func serverNameOverride() async throws {
         try await withTLSServer(tls: try serverWith("wrong-name")) { server in
