@@ -32,8 +32,17 @@ struct Serve: AsyncParsableCommand {
             its echoes and a FIN, then reads and discards for up to 1 s until the client \
             closes, so that no reset destroys echoes the client has not read yet.
 
-            Exit status: 64 for a bad option or value; 1 when the address cannot be listened \
-            on (in use, host not found, permission denied).
+            TLS: with --tls-cert and --tls-key every connection speaks TLS (1.2 or 1.3), with \
+            everything else unchanged. A connection is echoed only once its handshake is \
+            complete; a failed handshake (plaintext, an untrusted client certificate, none \
+            within --tls-handshake-timeout) closes that connection alone and is logged, \
+            rate-limited. --tls-client-ca requires every client to present a certificate \
+            signed by one of its CAs.
+
+            Exit status: 64 for a bad option or value, and for a missing, unreadable or invalid \
+            certificate, key or CA file, or a key that does not match its certificate (the \
+            message names the file); 1 when the address cannot be listened on (in use, host \
+            not found, permission denied).
             """
     )
 
@@ -68,6 +77,8 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    @OptionGroup(title: "TLS") var tls: ServeTLSOptions
+
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port \(port) is out of range 0–65535") }
         _ = try AddressArgument.parse(address, port: port)
@@ -83,11 +94,12 @@ struct Serve: AsyncParsableCommand {
         let idle = try idleTimeout.map { try Seconds.duration($0, option: "--idle-timeout") }
         let grace = try Seconds.duration(self.grace, option: "--grace", allowZero: true)
         let signals = SignalWatcher()
+        let context = try tls.context()
 
         let server: ServerStream
         do {
-            server = try await tcpServerStream(
-                target.description, backlog: backlog, reuseAddress: !noReuseAddress,
+            server = try await tls.listen(
+                context, target.description, backlog: backlog, reuseAddress: !noReuseAddress,
                 transcoder: transcoding.transcoder, maxLineLength: maxLineLength, logger: logger)
         } catch let error as StreamPortError where error.code == .invalidAddress {
             throw ValidationError(error.message)
