@@ -96,6 +96,7 @@ let package = Package(
             dependencies: [
                 "StreamPorts",
                 "StreamPortsTLS",
+                "portecho",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -66,6 +66,14 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         start(context: context)
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // A channel torn down before it became active (a refused connect) never handshook.
+        guard phase == .handshaking else { return }
+        phase = .failed
+        timer?.cancel()
+        promise.fail(StreamPortError(.tlsHandshakeFailed, "TLS handshake with \(peer) failed: the connection closed before the handshake"))
+    }
+
     private func start(context: ChannelHandlerContext) {
         guard timer == nil, phase == .handshaking else { return }
         if let remote = context.channel.remoteAddress { peer = TLSInfo.describe(remote) }

@@ -185,6 +185,14 @@ func expectServed(_ server: ServerStream, sourceLocation: SourceLocation = #_sou
         await greeter.value
     }
 
+    @Test("a refused connection is .connectionRefused, not a handshake failure (and leaks no promise)")
+    func refused() async throws {
+        let probe = try await tcpServerStream("127.0.0.1:0")
+        let port = probe.localPort
+        await probe.close()
+        await expectError(.connectionRefused) { _ = try await tcpClientStream("127.0.0.1:\(port)", tls: clientTLS) }
+    }
+
     @Test("a context of the wrong role is refused")
     func wrongRole() async throws {
         await expectError(.tlsInvalidUserData) { _ = try await tcpServerStream("127.0.0.1:0", tls: clientTLS) }
