@@ -97,3 +97,10 @@ import Testing
         }
     }
 }
+
+@Test("TCPSocket.ErrorKind raises the ssl… kinds from the TLS codes")
+func socketErrorKinds() {
+    #expect(TCPSocket.ErrorKind(StreamPortError(.tlsHandshakeFailed, "x")) == .sslHandshakeFailed)
+    #expect(TCPSocket.ErrorKind(StreamPortError(.tlsInvalidUserData, "x")) == .sslInvalidUserData)
+    #expect(TCPSocket.ErrorKind(StreamPortError(.tlsInternal, "x")) == .sslInternal)
+}

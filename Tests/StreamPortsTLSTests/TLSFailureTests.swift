@@ -199,3 +199,24 @@ func expectServed(_ server: ServerStream, sourceLocation: SourceLocation = #_sou
         await expectError(.tlsInvalidUserData) { _ = try await tcpClientStream("127.0.0.1:1", tls: serverTLS) }
     }
 }
+
+@Suite("TLS failure log") struct TLSFailureLogTests {
+    @Test("a burst of bad clients is counted in full but logged only 5 times per 10 s")
+    func rateLimited() async throws {
+        let log = CapturedLog()
+        try await withTLSServer(logger: log.logger) { server in
+            for _ in 0..<20 {
+                let plain = try await tcpClientStream(loopback(server))
+                try plain.showln("GET / HTTP/1.0")
+                try await plain.flushWriter()
+                #expect(await timeUntilClosed(plain) != nil)
+                await plain.abort()
+            }
+            for _ in 0..<200 where server.tlsHandshakeFailures < 20 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(server.tlsHandshakeFailures == 20)
+            let logged = log.lines.withLock { $0.filter { $0.contains("TLS handshake with") } }
+            #expect(logged.count == 5, "\(logged)")
+            #expect(logged.allSatisfy { $0.contains("plaintext HTTP request") || $0.contains("does not speak TLS") }, "\(logged)")
+        }
+    }
+}
