@@ -81,6 +81,15 @@ let package = Package(
             ],
             path: "Benchmarks/NIOLineEcho"
         ),
+        .executableTarget(
+            name: "NIOSSLLineEcho",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Benchmarks/NIOSSLLineEcho"
+        ),
         .testTarget(name: "TranscodersTests", dependencies: ["Transcoders"]),
         .testTarget(
             name: "StreamPortsTests",
