@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "StreamPorts", targets: ["StreamPorts"]),
         .library(name: "Transcoders", targets: ["Transcoders"]),
         .library(name: "StreamPortsService", targets: ["StreamPortsService"]),
+        .library(name: "StreamPortsTLS", targets: ["StreamPortsTLS"]),
         .executable(name: "portecho", targets: ["portecho"]),
         // Test helpers, a product only so that the fuzzers of Fuzzing/ (a package of their own)
         // can share them: not API, no compatibility promised.
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // The system ICU (libicu-dev). Only the C bridge below includes its headers.
@@ -60,11 +62,26 @@ let package = Package(
             ],
             swiftSettings: callerIsolated
         ),
+        // TLS for stream ports (swift-nio-ssl), in its own module so that a user who needs no
+        // TLS never builds BoringSSL.
+        .target(
+            name: "StreamPortsTLS",
+            dependencies: [
+                "StreamPorts",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: callerIsolated
+        ),
         .executableTarget(
             name: "portecho",
             dependencies: [
                 "StreamPorts",
                 "StreamPortsService",
+                "StreamPortsTLS",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -110,6 +127,18 @@ let package = Package(
                 "StreamPortsService",
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]
+        ),
+        .testTarget(
+            name: "StreamPortsTLSTests",
+            dependencies: [
+                "StreamPorts",
+                "StreamPortsTLS",
+                "portecho",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: callerIsolated
         ),
     ]
 )

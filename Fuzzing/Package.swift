@@ -26,6 +26,7 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Input slicing, chunking, the decoder properties and the failure report; the
@@ -69,6 +70,19 @@ let package = Package(
                 .product(name: "StreamPorts", package: root),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        // A server-side TLS stream fed TLS-record garbage: before the handshake, after it, and
+        // as tampered records (EmbeddedChannels, virtual time). Needs the openssl tool.
+        .executableTarget(
+            name: "TLSRecordFuzzer",
+            dependencies: [
+                "FuzzSupport",
+                .product(name: "StreamPorts", package: root),
+                .product(name: "StreamPortsTLS", package: root),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
     ]

@@ -4,15 +4,22 @@
 # shared load generator. Rounds x scenarios x servers, interleaved (the server order rotates every
 # round); prints medians per scenario and server plus the portecho/NIO and portecho/C ratios.
 #
-#   scripts/bench.sh                          # all servers, scenarios a b c d e s, 3 rounds
+#   scripts/bench.sh                          # all servers, scenarios a b c d e s ta tb te, 3 rounds
 #   ROUNDS=5 SCENARIOS="a s" scripts/bench.sh
 #   SERVERS="nio c" ROUNDS=1 scripts/bench.sh # references only (no portecho build)
+#   SCENARIOS="ta tb te" SERVERS="portecho niossl" scripts/bench.sh   # TLS only
 #
-# Environment: ROUNDS (3), SCENARIOS ("a b c d e s"), SERVERS ("portecho nio c"),
+# TLS scenarios (ta: 1 connection pipelined, tb: 64 connections, te: new connections, each a full
+# handshake + one line) run portecho with --tls-cert against Benchmarks/NIOSSLLineEcho (SwiftNIO +
+# NIOSSL channel handlers, the best Swift peer); the plaintext servers skip them and NIOSSLLineEcho
+# skips the plaintext ones. A throwaway CA and server certificate (IP SAN 127.0.0.1) are made
+# with the openssl tool in .build/bench/tls; the load generator verifies them (it links OpenSSL).
+#
+# Environment: ROUNDS (3), SCENARIOS ("a b c d e s ta tb te"), SERVERS ("portecho nio c niossl"),
 #   TOOLS (../shared/tools: loadgen source and data), SKIP_BUILD=1 (reuse built binaries),
 #   PORTECHO_ADDRESS (127.0.0.1:0), PORTECHO_ARGS (more portecho serve options), PORTECHO_BIN (the release build's), LOADGEN_TIMEOUT (60 s per run), START_TIMEOUT (30 s),
 #   BUILD_TIMEOUT (3600 s per swift build; it may wait on another SwiftPM's lock).
-# Builds: portecho from the root package (.build); NIOLineEcho (and TranscoderBench) from the
+# Builds: portecho from the root package (.build); NIOLineEcho, NIOSSLLineEcho (and TranscoderBench) from the
 # Benchmarks package, in its own scratch path .build-bench, so the root package builds no
 # reference servers; the C echo and the load generator with gcc, into .build.
 # Output: the tables on stdout; raw JSON lines (loadgen's + round/scenario/server/rss) in
@@ -23,8 +30,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 ROUNDS="${ROUNDS:-3}"
-SCENARIOS="${SCENARIOS:-a b c d e s}"
-SERVERS="${SERVERS:-portecho nio c}"
+SCENARIOS="${SCENARIOS:-a b c d e s ta tb te}"
+SERVERS="${SERVERS:-portecho nio c niossl}"
 TOOLS="${TOOLS:-$ROOT/../shared/tools}"
 PORTECHO_ADDRESS="${PORTECHO_ADDRESS:-127.0.0.1:0}"
 LOADGEN_TIMEOUT="${LOADGEN_TIMEOUT:-60}"
@@ -37,8 +44,9 @@ SJIS="$TOOLS/data/sample-sjis.txt"
 die() { echo "bench: $*" >&2; exit 1; }
 
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
-for s in $SCENARIOS; do [[ "$s" =~ ^[abcdes]$ ]] || die "unknown scenario '$s' (a b c d e s)"; done
-for v in $SERVERS; do [[ "$v" =~ ^(portecho|nio|c)$ ]] || die "unknown server '$v' (portecho nio c)"; done
+for s in $SCENARIOS; do [[ "$s" =~ ^([abcdes]|ta|tb|te)$ ]] || die "unknown scenario '$s' (a b c d e s ta tb te)"; done
+for v in $SERVERS; do [[ "$v" =~ ^(portecho|nio|c|niossl)$ ]] || die "unknown server '$v' (portecho nio c niossl)"; done
+TLSDIR="$ROOT/.build/bench/tls"
 [[ -f "$TOOLS/loadgen/loadgen.c" ]] || die "no load generator at $TOOLS/loadgen/loadgen.c (set TOOLS)"
 command -v python3 >/dev/null || die "python3 is required"
 
@@ -51,6 +59,19 @@ scenario_flags() {
     d) echo "--conns 1 --lines 5000 --size 16384 --pipeline 8 --warmup 1 --verify" ;;
     e) echo "--connect-only --conns 5000 --concurrency 16 --verify" ;;
     s) echo "--conns 8 --lines 20000 --pipeline 16 --payload sjis-file $SJIS --size 64 --warmup 1 --verify" ;;
+    ta) echo "--conns 1 --lines 200000 --pipeline 64 --warmup 1 --verify --tls --tls-ca $TLSDIR/ca.pem" ;;
+    tb) echo "--conns 64 --lines 20000 --pipeline 16 --warmup 1 --verify --tls --tls-ca $TLSDIR/ca.pem" ;;
+    te) echo "--connect-only --conns 2000 --concurrency 16 --verify --tls --tls-ca $TLSDIR/ca.pem" ;;
+    esac
+}
+
+is_tls() { [[ "$1" == t? ]]; }
+# Whether SERVER runs SCENARIO: portecho runs all; the plaintext references skip TLS, NIOSSL the rest.
+applies() {
+    case "$1" in
+    portecho) return 0 ;;
+    niossl) is_tls "$2" ;;
+    *) ! is_tls "$2" ;;
     esac
 }
 
@@ -81,7 +102,7 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
         timeout "$BUILD_TIMEOUT" swift build -c release --product portecho >&2 ||
             die "building portecho failed; SERVERS=\"nio c\" runs the references only"
     fi
-    if want nio; then
+    if want nio || want niossl; then
         timeout "$BUILD_TIMEOUT" "${BENCH_BUILD[@]}" >&2 || die "building the Benchmarks package failed"
     fi
     # The load generator speaks TLS too (OpenSSL, libssl-dev).
@@ -93,7 +114,7 @@ if want portecho && [[ -z "${PORTECHO_BIN:-}" ]]; then
     BIN="$(timeout "$BUILD_TIMEOUT" swift build -c release --show-bin-path)"
 fi
 BENCH_BIN=""
-if want nio; then
+if want nio || want niossl; then
     BENCH_BIN="$(timeout "$BUILD_TIMEOUT" "${BENCH_BUILD[@]}" --show-bin-path)"
 fi
 LOADGEN="$ROOT/.build/loadgen"
@@ -102,6 +123,21 @@ PORTECHO_BIN="${PORTECHO_BIN:-$BIN/portecho}"
 if want portecho; then [[ -x "$PORTECHO_BIN" ]] || die "missing $PORTECHO_BIN"; fi
 if want nio; then [[ -x "$BENCH_BIN/NIOLineEcho" ]] || die "missing $BENCH_BIN/NIOLineEcho"; fi
 if want c; then [[ -x .build/epoll_echo ]] || die "missing .build/epoll_echo"; fi
+if want niossl; then [[ -x "$BENCH_BIN/NIOSSLLineEcho" ]] || die "missing $BENCH_BIN/NIOSSLLineEcho"; fi
+if [[ " $SCENARIOS " == *" t"* ]]; then
+    command -v openssl >/dev/null || die "the TLS scenarios need the openssl tool"
+    mkdir -p "$TLSDIR"
+    (
+        cd "$TLSDIR"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+            -subj "/CN=bench CA" -days 2 -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
+            -out server.csr -subj "/CN=127.0.0.1" 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile server.ext -out server.pem 2>/dev/null
+    ) || die "cannot make the TLS certificates in $TLSDIR"
+fi
 
 # 1000 connections (scenario c) need more descriptors than the usual soft limit of 1024.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -113,8 +149,10 @@ server_cmd() { # server scenario -> command words on stdout, one per line
         # --log-level notice: no access-log line per connection (the references log nothing);
         # PORTECHO_ARGS adds options (e.g. "--metrics 127.0.0.1:0" to measure the metrics' cost).
         printf '%s\n' "$PORTECHO_BIN" serve "$PORTECHO_ADDRESS" --eol lf --log-level notice ${PORTECHO_ARGS:-}
-        if [[ "$2" == s ]]; then printf '%s\n' --encoding Shift_JIS; fi ;;
+        if [[ "$2" == s ]]; then printf '%s\n' --encoding Shift_JIS; fi
+        if is_tls "$2"; then printf '%s\n' --tls-cert "$TLSDIR/server.pem" --tls-key "$TLSDIR/server.key"; fi ;;
     nio) printf '%s\n' "$BENCH_BIN/NIOLineEcho" --host 127.0.0.1 --port 0 ;;
+    niossl) printf '%s\n' "$BENCH_BIN/NIOSSLLineEcho" --host 127.0.0.1 --port 0 --cert "$TLSDIR/server.pem" --key "$TLSDIR/server.key" ;;
     c) printf '%s\n' "$ROOT/.build/epoll_echo" 0 ;;
     esac
 }
@@ -186,6 +224,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         read -r -a flags <<<"$(scenario_flags "$scenario")"
         for ((k = 0; k < nserv; k++)); do
             server=${server_list[$(((k + round - 1) % nserv))]} # rotate the order each round
+            applies "$server" "$scenario" || continue
             if ! start_server "$server" "$scenario"; then
                 record "$round" "$scenario" "$server" 0 99 ""
                 continue
@@ -206,8 +245,8 @@ python3 - "$RESULTS" "$ROUNDS" "$SCENARIOS" "$SERVERS" <<'PY'
 import json, statistics, sys
 path, rounds, scenarios, servers = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split()
 rows = [json.loads(l) for l in open(path) if l.strip()]
-names = {"portecho": "portecho", "nio": "NIO", "c": "C epoll"}
-unit = {"e": "conns/s"}
+names = {"portecho": "portecho", "nio": "NIO", "c": "C epoll", "niossl": "NIO+NIOSSL"}
+unit = {"e": "conns/s", "te": "conns/s"}
 
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
@@ -222,6 +261,9 @@ medrate = {}
 for s in scenarios:
     for v in servers:
         rs = [r for r in rows if r["scenario"] == s and r["server"] == v]
+        if not rs:
+            medrate[s, v] = float("nan")
+            continue   # this server does not run this scenario
         ok = [r for r in rs if not r.get("no_result")]
         rate = med([r["lines_per_s"] for r in ok])
         medrate[s, v] = rate
@@ -238,10 +280,19 @@ def ratio(s, a, b):
     x, y = medrate[s, a], medrate[s, b]
     return "–" if not (x == x and y == y and y > 0) else f"{x / y:.2f}"
 
-print("\n### Ratios of median lines/s (e: conns/s)\n")
-print("| scen | portecho/NIO | portecho/C | NIO/C |")
-print("|---|---:|---:|---:|")
-for s in scenarios:
-    print(f"| {s} | {ratio(s, 'portecho', 'nio')} | {ratio(s, 'portecho', 'c')} | {ratio(s, 'nio', 'c')} |")
+plain = [s for s in scenarios if not s.startswith("t")]
+tls = [s for s in scenarios if s.startswith("t")]
+if plain:
+    print("\n### Ratios of median lines/s (e: conns/s)\n")
+    print("| scen | portecho/NIO | portecho/C | NIO/C |")
+    print("|---|---:|---:|---:|")
+    for s in plain:
+        print(f"| {s} | {ratio(s, 'portecho', 'nio')} | {ratio(s, 'portecho', 'c')} | {ratio(s, 'nio', 'c')} |")
+if tls:
+    print("\n### TLS: ratios of median lines/s (te: handshakes + one line per second)\n")
+    print("| scen | portecho/NIO+NIOSSL |")
+    print("|---|---:|")
+    for s in tls:
+        print(f"| {s} | {ratio(s, 'portecho', 'niossl')} |")
 print(f"\nraw results: {path}")
 PY

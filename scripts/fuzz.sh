@@ -10,7 +10,7 @@
 #   FUZZ_TARGETS="LineReaderFuzzer" FUZZ_SECONDS=60 scripts/fuzz.sh
 #   FUZZ_ASAN=0 FUZZ_SECONDS=300 FUZZ_PARALLEL=2 scripts/fuzz.sh   # throughput runs, both cores
 #
-# Environment: FUZZ_SECONDS (30) per target; FUZZ_TARGETS (all four); FUZZ_TIMEOUT (10 s for one
+# Environment: FUZZ_SECONDS (30) per target; FUZZ_TARGETS (all five); FUZZ_TIMEOUT (10 s for one
 # input before libFuzzer reports a hang); FUZZ_RSS_MB (2048); FUZZ_MAX_LEN (1024 bytes per input);
 # FUZZ_ASAN (1: AddressSanitizer and LeakSanitizer on; 0: coverage only, faster);
 # FUZZ_PARALLEL (1: targets one after another; 2: two at a time); FUZZ_OUT (fuzz-out: logs and
@@ -23,7 +23,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
-FUZZ_TARGETS="${FUZZ_TARGETS:-AddressFuzzer UTF8DecoderFuzzer ICUDecoderFuzzer LineReaderFuzzer ProxyHeaderFuzzer}"
+FUZZ_TARGETS="${FUZZ_TARGETS:-AddressFuzzer UTF8DecoderFuzzer ICUDecoderFuzzer LineReaderFuzzer ProxyHeaderFuzzer TLSRecordFuzzer}"
 FUZZ_TIMEOUT="${FUZZ_TIMEOUT:-10}"
 FUZZ_RSS_MB="${FUZZ_RSS_MB:-2048}"
 FUZZ_MAX_LEN="${FUZZ_MAX_LEN:-1024}"

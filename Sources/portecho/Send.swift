@@ -26,6 +26,12 @@ struct Send: AsyncParsableCommand {
             standard error, when the connection is refused, the host is not found, the server \
             closes first, or no reply arrives within --timeout seconds of the last progress \
             (also the connect timeout). A LINE starting with "-" goes after "--".
+
+            With --tls the connection speaks TLS: the server's certificate must chain to a CA \
+            of --tls-ca (default: the system's) and name ADDRESS's host (or --tls-server-name). \
+            A failed handshake exits 1 with the reason (untrusted issuer, name mismatch, \
+            expired certificate, a client certificate required, ...); a missing or invalid \
+            --tls-ca, --tls-cert or --tls-key file exits 64 naming it.
             """
     )
 
@@ -39,6 +45,8 @@ struct Send: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    @OptionGroup(title: "TLS") var tls: SendTLSOptions
+
     @Argument(help: ArgumentHelp("The lines to send (default: standard input's lines).", valueName: "line"))
     var lines: [String] = []
 
@@ -51,9 +59,10 @@ struct Send: AsyncParsableCommand {
         _ = logging.bootstrap("portecho")
         let target = try AddressArgument.parse(address, port: nil)
         let limit = try Seconds.duration(timeout, option: "--timeout")
+        let context = try tls.context(handshakeTimeout: limit)
         let client: ClientStream
         do {
-            client = try await tcpClientStream(target.description, transcoder: transcoding.transcoder, connectTimeout: limit)
+            client = try await tls.connect(context, target.description, transcoder: transcoding.transcoder, connectTimeout: limit)
         } catch {
             try fail("cannot connect to \(target): \(error)")
         }

@@ -27,22 +27,36 @@ struct Serve: AsyncParsableCommand {
             line end is echoed before the connection closes; a client that half-closes gets \
             all its echoes before the server closes.
 
-            SIGINT or SIGTERM: stop accepting, close idle connections at once, let busy ones \
-            echo the lines already received and flush for at most --grace seconds (then they \
-            are reset), and exit 0. A second signal resets the busy connections at once. A \
-            connection closed with unread input (busy at shutdown, or a bad line) first sends \
-            its echoes and a FIN, then reads and discards for up to 1 s until the client \
-            closes, so that no reset destroys echoes the client has not read yet.
+            SIGINT or SIGTERM: stop accepting and close the listening socket at once, close \
+            idle connections at once, let busy ones echo the lines already received (whole \
+            lines: a partial last line is dropped) and flush, and exit 0 once all are done; \
+            after --grace seconds those still open are reset. A second signal resets them at \
+            once. A busy connection, after its echoes, sends a FIN and reads and discards what \
+            the client still sends until it closes (within --grace), so that no reset destroys \
+            echoes the client has not read yet; one closed for a bad line does the same for up \
+            to 1 s. --max-connections N: at N connections the server stops accepting; the next \
+            ones wait in the listen backlog until one ends.
+
+            TLS: with --tls-cert and --tls-key every connection speaks TLS (1.2 or 1.3), with \
+            everything else unchanged. A connection is echoed only once its handshake is \
+            complete; a failed handshake (plaintext, an untrusted client certificate, none \
+            within --tls-handshake-timeout) closes that connection alone and is logged, \
+            rate-limited. --tls-client-ca requires every client to present a certificate \
+            signed by one of its CAs.
 
             --metrics ADDRESS serves GET /metrics there in Prometheus text format (the \
             library's streamports_* metrics and portecho_start_time_seconds), over plain \
             HTTP/1.1: ADDRESS takes the forms above (all digits: a port on 127.0.0.1; a host \
             without a port: port 9464). Its bound address is logged at info as `metrics on \
             HOST:PORT`; it closes after the connections, at shutdown. Without --metrics no \
-            metrics are collected.
+            metrics are collected. At --log-level info (the default) each connection logs one \
+            line when it opens and one when it closes (address, duration, lines and bytes each \
+            way, the reason).
 
-            Exit status: 64 for a bad option or value; 1 when the address (or the --metrics \
-            address) cannot be listened on (in use, host not found, permission denied).
+            Exit status: 64 for a bad option or value, and for a missing, unreadable or invalid \
+            certificate, key or CA file, or a key that does not match its certificate (the \
+            message names the file); 1 when the address (or the --metrics address) cannot be \
+            listened on (in use, host not found, permission denied).
             """
     )
 
@@ -87,6 +101,8 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    @OptionGroup(title: "TLS") var tls: ServeTLSOptions
+
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port \(port) is out of range 0–65535") }
         _ = try AddressArgument.parse(address, port: port)
@@ -106,13 +122,14 @@ struct Serve: AsyncParsableCommand {
         let idle = try idleTimeout.map { try Seconds.duration($0, option: "--idle-timeout") }
         let grace = try Seconds.duration(self.grace, option: "--grace", allowZero: true)
         let signals = SignalWatcher()
+        let context = try tls.context()
         // Before the server opens, so that the library's metrics are made in its registry.
         let metricsBackend = try metrics.map(MetricsBackend.init)
 
         let server: ServerStream
         do {
-            server = try await tcpServerStream(
-                target.description, backlog: backlog, reuseAddress: !noReuseAddress,
+            server = try await tls.listen(
+                context, target.description, backlog: backlog, reuseAddress: !noReuseAddress,
                 transcoder: transcoding.transcoder, maxLineLength: maxLineLength, logger: logger)
         } catch let error as StreamPortError where error.code == .invalidAddress || error.code == .invalidArgument {
             throw ValidationError(error.message)

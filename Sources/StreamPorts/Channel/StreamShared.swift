@@ -26,9 +26,11 @@ final class StreamShared: Sendable {
         /// Input is read and dropped (a lingering close), and the channel closed at the peer's
         /// end of input.
         var discarding = false
-        /// ``stopReading()`` found the reader waiting with nothing unread: an idle connection,
-        /// which a lingering close closes at once.
+        /// ``stopReading()`` found the reader with nothing unread: an idle connection, which a
+        /// lingering close closes at once.
         var idleAtStop = false
+        /// The reader, about to wait, held no unread byte, and has taken none since.
+        var readerDrained = false
         /// Bytes received, in all (the access log's figure).
         var bytesIn = 0
         /// Lines the reader has read, as of its last wait (it counts in its own state and
@@ -49,6 +51,8 @@ final class StreamShared: Sendable {
     /// Told about arrivals, closes and completed writes (``TCPSocket``'s events); nil for
     /// plain streams, which then pay nothing for it.
     let observer: (@Sendable (StreamObservation) -> Void)?
+    /// What the security layer (TLS) reported when its handshake completed; nil in plaintext.
+    let session = Mutex<(any Sendable)?>(nil)
 
     /// The server's metrics, for an accepted connection when a backend is bootstrapped.
     let metrics: ServerMetrics?
@@ -143,7 +147,7 @@ final class StreamShared: Sendable {
     /// be sending, which a lingering close then takes care of.)
     func stopReading() {
         let reader = state.withLock { s -> UnsafeContinuation<Void, Never>? in
-            s.idleAtStop = !s.inputEnded && s.readWaiter != nil && s.inbound.isEmpty
+            s.idleAtStop = !s.inputEnded && s.readerDrained && s.inbound.isEmpty
             if !s.inputEnded { s.ending = "shutdown" }
             s.inputEnded = true
             let r = s.readWaiter

@@ -97,6 +97,17 @@ public struct StreamPortError: Error, Sendable, Hashable, CustomStringConvertibl
         /// ``StreamPortError/errno`` has the number when there is one, and the message its
         /// `strerror` text.
         case system
+        /// A TLS handshake failed: an untrusted, expired or wrongly named certificate, no
+        /// common protocol version, a missing client certificate, the handshake timeout, or
+        /// the peer closing mid-handshake. The message says which.
+        case tlsHandshakeFailed
+        /// A certificate, key or CA file (or PEM text) is missing, unreadable or malformed, a
+        /// key does not match its certificate, or a server name is not valid for SNI; thrown
+        /// when a TLS context is built. The message names the file and the reason.
+        case tlsInvalidUserData
+        /// Any other TLS failure (the TLS library's own error, a corrupt record after the
+        /// handshake); the message carries the library's reason.
+        case tlsInternal
     }
 
     /// The kind of error.

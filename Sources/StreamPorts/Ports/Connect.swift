@@ -96,10 +96,11 @@ public func tcpServerStream(
     return try await listen(parsed, input: parsed.description, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
 }
 
-/// Binds and listens on `address`.
-func listen(
+/// Binds and listens on `address`; with `security`, each accepted connection is handed out
+/// only once its handshake has completed.
+package func listen(
     _ address: StreamAddress, input: String, backlog: Int, reuseAddress: Bool, transcoder: Transcoder,
-    maxLineLength: Int, logger: Logger
+    maxLineLength: Int, logger: Logger, security: (any ChannelSecurity)? = nil
 ) async throws -> ServerStream {
     guard backlog >= 0 else { throw StreamPortError.invalidArgument("backlog \(backlog)", "it must be 0 or more") }
     try checkMaxLineLength(maxLineLength)
@@ -110,7 +111,7 @@ func listen(
     let metrics = ServerMetrics.Slot()
     var bootstrap = makeServerBootstrap(
         queue: queue, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
-        maxLineLength: maxLineLength, metrics: metrics, logger: logger)
+        maxLineLength: maxLineLength, metrics: metrics, logger: logger, security: security)
     if target.protocol == .inet6, case .anyInterface = address.host {
         bootstrap = bootstrap.serverChannelOption(
             ChannelOptions.Types.SocketOption(level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: Int32(IPV6_V6ONLY))), value: 0)
@@ -122,14 +123,16 @@ func listen(
         throw StreamPortError.from(error, target.streamDescription)
     }
     metrics.open(server: channel.localAddress?.streamDescription ?? input)
-    return ServerStream(channel: channel, accepted: queue, transcoder: transcoder, requestedAddress: address, logger: logger)
+    return ServerStream(
+        channel: channel, accepted: queue, transcoder: transcoder, requestedAddress: address, logger: logger,
+        security: security)
 }
 
 /// The bootstrap every server stream uses: pull-based child channels that feed ``ClientStream``s
-/// into `queue`.
+/// into `queue` (with `security`, once their handshakes have completed).
 func makeServerBootstrap(
     queue: AcceptQueue, backlog: Int, reuseAddress: Bool, transcoder: Transcoder, maxLineLength: Int,
-    metrics: ServerMetrics.Slot, logger: Logger
+    metrics: ServerMetrics.Slot, logger: Logger, security: (any ChannelSecurity)? = nil
 ) -> ServerBootstrap {
     ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .serverChannelOption(.backlog, value: Int32(clamping: backlog))
@@ -154,8 +157,12 @@ func makeServerBootstrap(
                 let shared = StreamShared(metrics: counters)
                 try channel.pipeline.syncOperations.addHandler(StreamHandler(shared: shared))
                 let stream = try ClientStream(channel: channel, shared: shared, transcoder: transcoder, maxLineLength: maxLineLength)
-                ConnectionLog.opened(stream, metrics: counters, logger: logger)
-                if !queue.push(stream) { channel.close(promise: nil) }
+                if let security {
+                    try security.secureAccepted(channel, stream: stream, queue: queue, metrics: counters, logger: logger)
+                } else {
+                    ConnectionLog.opened(stream, metrics: counters, logger: logger)
+                    if !queue.push(stream) { channel.close(promise: nil) }
+                }
             }
         }
 }
@@ -189,27 +196,30 @@ public func tcpClientStream(
     return try await connect(parsed, keepAlive: keepAlive, coalesce: coalesce, transcoder: transcoder, connectTimeout: connectTimeout, maxLineLength: maxLineLength)
 }
 
-/// Connects to `address`, optionally from a chosen local port.
-func connect(
+/// Connects to `address`, optionally from a chosen local port; with `security`, returns once
+/// the handshake has completed.
+package func connect(
     _ address: StreamAddress, keepAlive: Bool, coalesce: Bool, transcoder: Transcoder,
-    connectTimeout: Duration, maxLineLength: Int, localPort: Int? = nil
+    connectTimeout: Duration, maxLineLength: Int, localPort: Int? = nil, security: (any ChannelSecurity)? = nil
 ) async throws -> ClientStream {
     try checkMaxLineLength(maxLineLength)
     return try await connect(
         to: address.resolvedOffLoop(forListening: false), name: address.description, keepAlive: keepAlive, coalesce: coalesce,
-        transcoder: transcoder, connectTimeout: connectTimeout, maxLineLength: maxLineLength, localPort: localPort)
+        transcoder: transcoder, connectTimeout: connectTimeout, maxLineLength: maxLineLength, localPort: localPort,
+        security: security)
 }
 
 /// Connects to the first of `targets` that accepts.
 func connect(
     to targets: [SocketAddress], name: String, keepAlive: Bool, coalesce: Bool, transcoder: Transcoder,
     connectTimeout: Duration, maxLineLength: Int, localPort: Int? = nil,
-    observer: (@Sendable (StreamObservation) -> Void)? = nil
+    observer: (@Sendable (StreamObservation) -> Void)? = nil, security: (any ChannelSecurity)? = nil
 ) async throws -> ClientStream {
     let timeout = TimeAmount(connectTimeout)
     var lastError: StreamPortError?
     for target in targets {
         let shared = StreamShared(observer: observer)
+        let handshake = HandshakeSlot()
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(timeout)
             .channelOption(.autoRead, value: false)
@@ -219,6 +229,7 @@ func connect(
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(StreamHandler(shared: shared))
+                    if let security { handshake.set(try security.secure(channel)) }
                 }
             }
         if let localPort {
@@ -227,11 +238,23 @@ func connect(
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(to: try SocketAddress(ipAddress: any, port: localPort))
         }
+        let channel: any Channel
         do {
-            let channel = try await bootstrap.connect(to: target).get()
-            return try ClientStream(channel: channel, shared: shared, transcoder: transcoder, maxLineLength: maxLineLength)
+            channel = try await bootstrap.connect(to: target).get()
         } catch {
             lastError = StreamPortError.from(error, target.streamDescription)
+            continue
+        }
+        do {
+            if let secured = handshake.get() {
+                // A failed handshake is not the address's fault: no other address is tried.
+                let session = try await secured.get()
+                shared.session.withLock { $0 = session }
+            }
+            return try ClientStream(channel: channel, shared: shared, transcoder: transcoder, maxLineLength: maxLineLength)
+        } catch {
+            try? await channel.close()
+            throw StreamPortError.from(error, target.streamDescription)
         }
     }
     throw lastError ?? StreamPortError(.hostNotFound, "\(name) has no address")

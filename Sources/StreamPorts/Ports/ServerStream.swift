@@ -29,12 +29,15 @@ public final class ServerStream: AsyncSequence, Sendable {
     /// Where ``serve(maxConnections:logger:handler:)`` logs by default: the logger the server
     /// was opened with.
     package let logger: Logger
+    /// The security layer every accepted connection goes through (TLS), if any.
+    package let security: (any ChannelSecurity)?
 
     init(
         channel: any Channel, accepted: AcceptQueue, transcoder: Transcoder, requestedAddress: StreamAddress,
-        logger: Logger = Logger(label: "StreamPorts")
+        logger: Logger = Logger(label: "StreamPorts"), security: (any ChannelSecurity)? = nil
     ) {
         self.logger = logger
+        self.security = security
         self.channel = channel
         self.accepted = accepted
         self.transcoder = transcoder

@@ -33,6 +33,7 @@ extension TCPSocket {
     /// | `.lineTooLong` | ``lineTooLong`` |
     /// | `.unknownCodec`, `.decoding`, `.encoding`, `.transcoderInternal` | ``transcoding`` |
     /// | `.proxyHeader` | ``proxyProtocol`` |
+    /// | `.tlsHandshakeFailed`, `.tlsInvalidUserData`, `.tlsInternal` | ``sslHandshakeFailed``, ``sslInvalidUserData``, ``sslInternal`` |
     /// | `.system` | ``unknown`` |
     ///
     /// ``remoteHostClosed`` comes from the connection's end, not from an error. Seed 004's table
@@ -60,11 +61,11 @@ extension TCPSocket {
         case unsupportedSocketOperation
         /// The last operation has not finished yet (`EALREADY`, `EINPROGRESS`).
         case unfinishedSocketOperation
-        /// Reserved until TLS lands.
+        /// A TLS handshake failed (``StreamPortError/Code/tlsHandshakeFailed``).
         case sslHandshakeFailed
-        /// Reserved until TLS lands.
+        /// A TLS library error (``StreamPortError/Code/tlsInternal``).
         case sslInternal
-        /// Reserved until TLS lands.
+        /// A bad certificate, key or CA (``StreamPortError/Code/tlsInvalidUserData``).
         case sslInvalidUserData
         /// Not permitted in the socket's current state, or the connection is closed.
         case operation
@@ -117,6 +118,9 @@ extension TCPSocket {
             case .lineTooLong: self = .lineTooLong
             case .unknownCodec, .decoding, .encoding, .transcoderInternal: self = .transcoding
             case .proxyHeader: self = .proxyProtocol
+            case .tlsHandshakeFailed: self = .sslHandshakeFailed
+            case .tlsInvalidUserData: self = .sslInvalidUserData
+            case .tlsInternal: self = .sslInternal
             case .system: self = .unknown
             }
         }

@@ -49,8 +49,10 @@ extension ClientStream {
         let lines = input.linesRead &- input.linesReported
         input.linesReported = input.linesRead
         shared.metrics?.linesIn.increment(by: lines)
+        let drained = input.readableBytes == 0 && !characters.isActive
         return shared.state.withLock {
             $0.linesIn &+= lines
+            $0.readerDrained = drained
             return !$0.writable && !$0.closed
         }
     }

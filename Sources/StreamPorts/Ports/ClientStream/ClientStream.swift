@@ -92,6 +92,13 @@ public final class ClientStream: @unchecked Sendable {
         return ended && pending == 0 && input.readableBytes == 0 && characters.available <= 0
     }
 
+    /// True when the stream holds received bytes not yet read: buffered, or decoded into
+    /// characters not yet read (STARTTLS refuses to upgrade over them). Ask from the reading
+    /// task.
+    var holdsUnreadInput: Bool {
+        characters.isActive ? characters.holdsUnread(input) : input.readableBytes > 0
+    }
+
     /// A shared empty buffer: a placeholder that allocates only when written to.
     static let emptyBuffer = ByteBufferAllocator().buffer(capacity: 0)
 

@@ -46,6 +46,7 @@ struct InputBuffer {
             // Nothing while the peer is not taking our output: the reader then flushes and
             // waits for writability in fill() instead of reading on and piling up replies.
             guard !s.inbound.isEmpty, s.writable else { return nil }
+            s.readerDrained = false
             swap(&s.inbound, &spare)
             s.inboundBytes = 0
             let request = !s.readInFlight && !s.inputEnded

@@ -41,6 +41,13 @@ struct ScalarReader {
     /// Decoded scalars not read yet.
     var available: Int { scalars.count - index }
 
+    /// True when received bytes are still unread on the character side: decoded scalars,
+    /// bytes of `input` not yet decoded, a decoder holding part of a character, or a pending
+    /// decoding error (STARTTLS refuses to upgrade over any of them).
+    func holdsUnread(_ input: InputBuffer) -> Bool {
+        available > 0 || input.readableBytes > fed || (decoder?.pendingByteCount ?? 0) > 0 || pendingError != nil
+    }
+
     // MARK: Switching
 
     /// Starts decoding at the input buffer's front; the decoder takes over a pending CR.
