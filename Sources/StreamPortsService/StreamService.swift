@@ -98,12 +98,15 @@ public struct StreamService: Service {
     /// (then handlers are cancelled and connections reset).
     /// - Throws: ``StreamPortError`` `.invalidArgument` for a `maxConnections` below 1.
     public func run() async throws {
-        let (connections, server, logger, grace, handler, limit) = (self.connections, self.server, self.logger, gracePeriod, self.handler, maxConnections)
+        let (connections, server, logger, grace, handler, limit) = (
+            self.connections, self.server, self.logger, gracePeriod, self.handler, maxConnections
+        )
         let failure: (any Error)? = await withTaskGroup(of: Outcome.self) { group in
             group.addTask {
                 do {
                     try await server.serve(
-                        maxConnections: limit, logger: logger, connections: connections, linger: grace, handler: handler)
+                        maxConnections: limit, logger: logger, connections: connections, linger: grace, handler: handler
+                    )
                     return .served
                 } catch {
                     return .failed(error)
@@ -113,7 +116,9 @@ public struct StreamService: Service {
                 do { try await gracefulShutdown() } catch { return .cancelled }
                 server.stopAccepting()
                 let open = connections.count
-                logger.notice("shutting down: stopped accepting on \(server.localEndpoint); \(open) connection(s) open, grace \(grace)")
+                logger.notice(
+                    "shutting down: stopped accepting on \(server.localEndpoint); \(open) connection(s) open, grace \(grace)"
+                )
                 connections.stopReadingAll()
                 do { try await Task.sleep(for: grace) } catch { return .cancelled }
                 return .graceOver

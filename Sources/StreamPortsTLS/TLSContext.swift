@@ -52,7 +52,9 @@ public final class TLSContext: Sendable {
         serverName: String?, describing files: String
     ) throws(StreamPortError) {
         guard handshakeTimeout > .zero, closeTimeout >= .zero else {
-            throw StreamPortError(.tlsInvalidUserData, "TLS context: the handshake timeout must be positive and the close timeout not negative")
+            throw StreamPortError(
+                .tlsInvalidUserData,
+                "TLS context: the handshake timeout must be positive and the close timeout not negative")
         }
         do {
             self.ssl = try NIOSSLContext(configuration: configuration)
@@ -64,10 +66,11 @@ public final class TLSContext: Sendable {
         self.closeTimeout = closeTimeout
         self.serverName = serverName
         self.applicationProtocols = configuration.applicationProtocols
-        self.requiresClientCertificate = switch configuration.certificateVerification {
-        case .fullVerification, .noHostnameVerification: role == .server
-        case .none: false
-        }
+        self.requiresClientCertificate =
+            switch configuration.certificateVerification {
+            case .fullVerification, .noHostnameVerification: role == .server
+            case .none: false
+            }
     }
 
     /// A server context from PEM files.
@@ -91,15 +94,19 @@ public final class TLSContext: Sendable {
     ///   match the certificate.
     public static func server(
         certificateChain: String, privateKey: String, clientCA: String? = nil, applicationProtocols: [String] = [],
-        minimumVersion: ProtocolVersion = .tls12, handshakeTimeout: Duration = .seconds(10), closeTimeout: Duration = .seconds(3)
+        minimumVersion: ProtocolVersion = .tls12, handshakeTimeout: Duration = .seconds(10),
+        closeTimeout: Duration = .seconds(3)
     ) throws(StreamPortError) -> TLSContext {
-        let chain = try PEMLoader.certificates(PEMLoader.read(certificateChain, what: "certificate"), from: "certificate file \"\(certificateChain)\"")
-        let key = try PEMLoader.privateKey(PEMLoader.read(privateKey, what: "private key"), from: "private key file \"\(privateKey)\"")
+        let chain = try PEMLoader.certificates(
+            PEMLoader.read(certificateChain, what: "certificate"), from: "certificate file \"\(certificateChain)\"")
+        let key = try PEMLoader.privateKey(
+            PEMLoader.read(privateKey, what: "private key"), from: "private key file \"\(privateKey)\"")
         let roots = try clientCA.map { path throws(StreamPortError) in
             try PEMLoader.certificates(PEMLoader.read(path, what: "client CA"), from: "client CA file \"\(path)\"")
         }
         return try makeServer(
-            chain: chain, key: key, clientCA: roots, applicationProtocols: applicationProtocols, minimumVersion: minimumVersion,
+            chain: chain, key: key, clientCA: roots, applicationProtocols: applicationProtocols,
+            minimumVersion: minimumVersion,
             handshakeTimeout: handshakeTimeout, closeTimeout: closeTimeout,
             files: "certificate file \"\(certificateChain)\" and private key file \"\(privateKey)\"")
     }
@@ -119,8 +126,10 @@ public final class TLSContext: Sendable {
     /// - Throws: ``StreamPortError`` `.tlsInvalidUserData` naming which PEM text is wrong and
     ///   why.
     public static func server(
-        certificateChainPEM: String, privateKeyPEM: String, clientCAPEM: String? = nil, applicationProtocols: [String] = [],
-        minimumVersion: ProtocolVersion = .tls12, handshakeTimeout: Duration = .seconds(10), closeTimeout: Duration = .seconds(3)
+        certificateChainPEM: String, privateKeyPEM: String, clientCAPEM: String? = nil,
+        applicationProtocols: [String] = [],
+        minimumVersion: ProtocolVersion = .tls12, handshakeTimeout: Duration = .seconds(10),
+        closeTimeout: Duration = .seconds(3)
     ) throws(StreamPortError) -> TLSContext {
         let chain = try PEMLoader.certificates(Array(certificateChainPEM.utf8), from: "certificate PEM text")
         let key = try PEMLoader.privateKey(Array(privateKeyPEM.utf8), from: "private key PEM text")
@@ -128,12 +137,15 @@ public final class TLSContext: Sendable {
             try PEMLoader.certificates(Array(text.utf8), from: "client CA PEM text")
         }
         return try makeServer(
-            chain: chain, key: key, clientCA: roots, applicationProtocols: applicationProtocols, minimumVersion: minimumVersion,
-            handshakeTimeout: handshakeTimeout, closeTimeout: closeTimeout, files: "certificate and private key PEM text")
+            chain: chain, key: key, clientCA: roots, applicationProtocols: applicationProtocols,
+            minimumVersion: minimumVersion,
+            handshakeTimeout: handshakeTimeout, closeTimeout: closeTimeout,
+            files: "certificate and private key PEM text")
     }
 
     private static func makeServer(
-        chain: [NIOSSLCertificate], key: NIOSSLPrivateKey, clientCA: [NIOSSLCertificate]?, applicationProtocols: [String],
+        chain: [NIOSSLCertificate], key: NIOSSLPrivateKey, clientCA: [NIOSSLCertificate]?,
+        applicationProtocols: [String],
         minimumVersion: ProtocolVersion, handshakeTimeout: Duration, closeTimeout: Duration, files: String
     ) throws(StreamPortError) -> TLSContext {
         var configuration = TLSConfiguration.makeServerConfiguration(
@@ -173,12 +185,15 @@ public final class TLSContext: Sendable {
     ///   for a `serverName` that cannot be sent as SNI (empty, longer than 255 bytes, or with
     ///   a NUL).
     public static func client(
-        trustRoots: String? = nil, serverName: String? = nil, certificateChain: String? = nil, privateKey: String? = nil,
+        trustRoots: String? = nil, serverName: String? = nil, certificateChain: String? = nil,
+        privateKey: String? = nil,
         applicationProtocols: [String] = [], minimumVersion: ProtocolVersion = .tls12,
         handshakeTimeout: Duration = .seconds(10), closeTimeout: Duration = .seconds(3)
     ) throws(StreamPortError) -> TLSContext {
         if let serverName, serverName.isEmpty || serverName.utf8.count > 255 || serverName.utf8.contains(0) {
-            throw StreamPortError(.tlsInvalidUserData, "server name \"\(serverName)\" cannot be used for SNI: it must be 1 to 255 bytes without NUL")
+            throw StreamPortError(
+                .tlsInvalidUserData,
+                "server name \"\(serverName)\" cannot be used for SNI: it must be 1 to 255 bytes without NUL")
         }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = minimumVersion.nio
@@ -186,21 +201,25 @@ public final class TLSContext: Sendable {
         configuration.shutdownTimeout = .nanoseconds(nanoseconds(closeTimeout))
         var files = "the system's trust roots"
         if let trustRoots {
-            configuration.trustRoots = .certificates(try PEMLoader.certificates(
-                PEMLoader.read(trustRoots, what: "trust roots"), from: "trust roots file \"\(trustRoots)\""))
+            configuration.trustRoots = .certificates(
+                try PEMLoader.certificates(
+                    PEMLoader.read(trustRoots, what: "trust roots"), from: "trust roots file \"\(trustRoots)\""))
             files = "trust roots file \"\(trustRoots)\""
         }
         switch (certificateChain, privateKey) {
         case (nil, nil):
             break
         case (let chainPath?, let keyPath?):
-            let chain = try PEMLoader.certificates(PEMLoader.read(chainPath, what: "certificate"), from: "certificate file \"\(chainPath)\"")
-            let key = try PEMLoader.privateKey(PEMLoader.read(keyPath, what: "private key"), from: "private key file \"\(keyPath)\"")
+            let chain = try PEMLoader.certificates(
+                PEMLoader.read(chainPath, what: "certificate"), from: "certificate file \"\(chainPath)\"")
+            let key = try PEMLoader.privateKey(
+                PEMLoader.read(keyPath, what: "private key"), from: "private key file \"\(keyPath)\"")
             files = "certificate file \"\(chainPath)\" and private key file \"\(keyPath)\""
-                configuration.certificateChain = chain.map { .certificate($0) }
+            configuration.certificateChain = chain.map { .certificate($0) }
             configuration.privateKey = .privateKey(key)
         case (let chainPath?, nil):
-            throw StreamPortError(.tlsInvalidUserData, "certificate file \"\(chainPath)\" given without its private key")
+            throw StreamPortError(
+                .tlsInvalidUserData, "certificate file \"\(chainPath)\" given without its private key")
         case (nil, let keyPath?):
             throw StreamPortError(.tlsInvalidUserData, "private key file \"\(keyPath)\" given without its certificate")
         }

@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
 import NIOSSL
 import StreamPorts
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Reads certificates and keys, reporting every problem as `.tlsInvalidUserData` naming the
 /// file.
@@ -19,7 +20,9 @@ enum PEMLoader {
     static func read(_ path: String, what: String) throws(StreamPortError) -> [UInt8] {
         guard let file = fopen(path, "rb") else {
             let number = errno
-            throw StreamPortError(.tlsInvalidUserData, errno: number, "cannot read \(what) file \"\(path)\": \(String(cString: strerror(number)))")
+            throw StreamPortError(
+                .tlsInvalidUserData, errno: number,
+                "cannot read \(what) file \"\(path)\": \(String(cString: strerror(number)))")
         }
         defer { fclose(file) }
         var bytes: [UInt8] = []
@@ -28,12 +31,15 @@ enum PEMLoader {
             let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
             if n > 0 { bytes += chunk[0..<n] }
             if bytes.count > maxFileSize {
-                throw StreamPortError(.tlsInvalidUserData, "\(what) file \"\(path)\" is larger than \(maxFileSize / 1024 / 1024) MiB")
+                throw StreamPortError(
+                    .tlsInvalidUserData, "\(what) file \"\(path)\" is larger than \(maxFileSize / 1024 / 1024) MiB")
             }
             if n < chunk.count {
                 if ferror(file) != 0 {
                     let number = errno
-                    throw StreamPortError(.tlsInvalidUserData, errno: number, "cannot read \(what) file \"\(path)\": \(String(cString: strerror(number)))")
+                    throw StreamPortError(
+                        .tlsInvalidUserData, errno: number,
+                        "cannot read \(what) file \"\(path)\": \(String(cString: strerror(number)))")
                 }
                 return bytes
             }
@@ -43,13 +49,17 @@ enum PEMLoader {
     /// The certificates in PEM `bytes` (at least one).
     static func certificates(_ bytes: [UInt8], from source: String) throws(StreamPortError) -> [NIOSSLCertificate] {
         guard containsPEM(bytes, label: "CERTIFICATE") else {
-            throw StreamPortError(.tlsInvalidUserData, "\(source) holds no PEM certificate (no \"-----BEGIN CERTIFICATE-----\" line)")
+            throw StreamPortError(
+                .tlsInvalidUserData, "\(source) holds no PEM certificate (no \"-----BEGIN CERTIFICATE-----\" line)")
         }
         let certificates: [NIOSSLCertificate]
         do {
             certificates = try NIOSSLCertificate.fromPEMBytes(bytes)
         } catch {
-            throw StreamPortError(.tlsInvalidUserData, "\(source) is not valid PEM: a certificate in it cannot be decoded (\(TLSErrorMapping.libraryReason(error)))")
+            throw StreamPortError(
+                .tlsInvalidUserData,
+                "\(source) is not valid PEM: a certificate in it cannot be decoded (\(TLSErrorMapping.libraryReason(error)))"
+            )
         }
         guard !certificates.isEmpty else {
             throw StreamPortError(.tlsInvalidUserData, "\(source) holds no certificate that can be decoded")
@@ -60,15 +70,22 @@ enum PEMLoader {
     /// The private key in PEM `bytes`.
     static func privateKey(_ bytes: [UInt8], from source: String) throws(StreamPortError) -> NIOSSLPrivateKey {
         guard containsPEM(bytes, label: "PRIVATE KEY") else {
-            throw StreamPortError(.tlsInvalidUserData, "\(source) holds no PEM private key (no \"-----BEGIN ... PRIVATE KEY-----\" line)")
+            throw StreamPortError(
+                .tlsInvalidUserData, "\(source) holds no PEM private key (no \"-----BEGIN ... PRIVATE KEY-----\" line)")
         }
-        if containsPEM(bytes, label: "ENCRYPTED PRIVATE KEY") || String(decoding: bytes, as: UTF8.self).contains("Proc-Type: 4,ENCRYPTED") {
-            throw StreamPortError(.tlsInvalidUserData, "\(source) holds an encrypted private key; an unencrypted one is needed")
+        if containsPEM(bytes, label: "ENCRYPTED PRIVATE KEY")
+            || String(decoding: bytes, as: UTF8.self).contains("Proc-Type: 4,ENCRYPTED")
+        {
+            throw StreamPortError(
+                .tlsInvalidUserData, "\(source) holds an encrypted private key; an unencrypted one is needed")
         }
         do {
             return try NIOSSLPrivateKey(bytes: bytes, format: .pem)
         } catch {
-            throw StreamPortError(.tlsInvalidUserData, "\(source) is not valid PEM: its private key cannot be decoded (\(TLSErrorMapping.libraryReason(error)))")
+            throw StreamPortError(
+                .tlsInvalidUserData,
+                "\(source) is not valid PEM: its private key cannot be decoded (\(TLSErrorMapping.libraryReason(error)))"
+            )
         }
     }
 
@@ -131,7 +148,8 @@ enum TLSErrorMapping {
     ///   - peer: the peer's address.
     ///   - peerCertificate: the certificate the peer presented, if it got that far (used to
     ///     tell an expired certificate from an untrusted one).
-    static func handshakeError(_ error: any Error, peer: String, peerCertificate: NIOSSLCertificate?) -> StreamPortError {
+    static func handshakeError(_ error: any Error, peer: String, peerCertificate: NIOSSLCertificate?) -> StreamPortError
+    {
         if let error = error as? StreamPortError { return error }
         let why: String
         switch error {
@@ -148,7 +166,8 @@ enum TLSErrorMapping {
             }
         case let e as NIOSSLExtraError where e == .failedToValidateHostname:
             let subject = peerCertificate.map { " (certificate subject: \(TLSInfo.subject(of: $0)))" } ?? ""
-            why = "name mismatch: \(e.description.replacing("Couldn't find ", with: "").replacing(" in certificate from peer", with: "")) is not a name of the peer's certificate\(subject)"
+            why =
+                "name mismatch: \(e.description.replacing("Couldn't find ", with: "").replacing(" in certificate from peer", with: "")) is not a name of the peer's certificate\(subject)"
         case let e as BoringSSLError:
             why = explain(reasons(e), peerCertificate: peerCertificate)
         case let e as IOError:
@@ -158,7 +177,8 @@ enum TLSErrorMapping {
         default:
             why = "\(error)"
         }
-        return StreamPortError(.tlsHandshakeFailed, errno: (error as? IOError)?.errnoCode, "TLS handshake with \(peer) failed: \(why)")
+        return StreamPortError(
+            .tlsHandshakeFailed, errno: (error as? IOError)?.errnoCode, "TLS handshake with \(peer) failed: \(why)")
     }
 
     /// An error after the handshake, for the stream; nil for errors the stream maps itself
@@ -167,21 +187,28 @@ enum TLSErrorMapping {
         let found: [String]
         switch error {
         case let e as NIOSSLError:
-            if case .handshakeFailed(let inner) = e { found = reasons(inner) } else
-            if case .shutdownFailed(let inner) = e { found = reasons(inner) } else { found = ["\(e)"] }
+            if case .handshakeFailed(let inner) = e {
+                found = reasons(inner)
+            } else if case .shutdownFailed(let inner) = e {
+                found = reasons(inner)
+            } else {
+                found = ["\(e)"]
+            }
         case let e as BoringSSLError:
             found = reasons(e)
         case is NIOSSLCloseTimedOutError:
-            return nil   // closing gave up waiting for the peer's close_notify: not an error
+            return nil  // closing gave up waiting for the peer's close_notify: not an error
         default:
             return nil
         }
         // In TLS 1.3 a client finishes its side of the handshake before the server has
         // checked the client's certificate: that rejection arrives as the first record.
         if found.contains(where: { certificateAlerts[$0] != nil }) {
-            return StreamPortError(.tlsHandshakeFailed, "TLS handshake with \(peer) failed: \(explain(found, peerCertificate: nil))")
+            return StreamPortError(
+                .tlsHandshakeFailed, "TLS handshake with \(peer) failed: \(explain(found, peerCertificate: nil))")
         }
-        return StreamPortError(.tlsInternal, "TLS error on the connection with \(peer): \(explain(found, peerCertificate: nil))")
+        return StreamPortError(
+            .tlsInternal, "TLS error on the connection with \(peer): \(explain(found, peerCertificate: nil))")
     }
 
     /// Alerts a peer sends when it rejects our certificate.
@@ -191,20 +218,23 @@ enum TLSErrorMapping {
         "SSLV3_ALERT_BAD_CERTIFICATE": "the peer rejected our certificate (alert bad_certificate)",
         "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the peer rejected our certificate (alert certificate_unknown)",
         "SSLV3_ALERT_CERTIFICATE_REVOKED": "the peer says our certificate is revoked (alert certificate_revoked)",
-        "TLSV1_ALERT_CERTIFICATE_REQUIRED": "the server requires a client certificate and none was sent (alert certificate_required)",
+        "TLSV1_ALERT_CERTIFICATE_REQUIRED":
+            "the server requires a client certificate and none was sent (alert certificate_required)",
         "TLSV1_ALERT_ACCESS_DENIED": "the peer denied access (alert access_denied)",
     ]
 
     /// Other reasons, in words.
     static let explanations: [String: String] = [
-        "PEER_DID_NOT_RETURN_A_CERTIFICATE": "the client sent no certificate, and this server requires one (mutual TLS)",
+        "PEER_DID_NOT_RETURN_A_CERTIFICATE":
+            "the client sent no certificate, and this server requires one (mutual TLS)",
         "WRONG_VERSION_NUMBER": "the peer does not speak TLS (plaintext or garbage where a TLS record was expected)",
         "HTTP_REQUEST": "the peer sent a plaintext HTTP request",
         "HTTPS_PROXY_REQUEST": "the peer sent a plaintext HTTP proxy request",
         "UNSUPPORTED_PROTOCOL": "no protocol version in common: the peer's TLS version is outside the accepted range",
         "TLSV1_ALERT_PROTOCOL_VERSION": "no protocol version in common (alert protocol_version)",
         "NO_SHARED_CIPHER": "no cipher suite in common",
-        "SSLV3_ALERT_HANDSHAKE_FAILURE": "the peer aborted the handshake (alert handshake_failure: no common parameters)",
+        "SSLV3_ALERT_HANDSHAKE_FAILURE":
+            "the peer aborted the handshake (alert handshake_failure: no common parameters)",
         "NO_APPLICATION_PROTOCOL": "no ALPN protocol in common",
         "TLSV1_ALERT_NO_APPLICATION_PROTOCOL": "no ALPN protocol in common (alert no_application_protocol)",
         "EXCESSIVE_MESSAGE_SIZE": "the peer sent an oversized handshake message",
@@ -228,13 +258,16 @@ enum TLSErrorMapping {
         guard let certificate else { return "the peer's certificate did not verify" }
         let now = time(nil)
         if now > certificate.notValidAfter {
-            return "the peer's certificate (\(TLSInfo.subject(of: certificate))) expired on \(utc(certificate.notValidAfter))"
+            return
+                "the peer's certificate (\(TLSInfo.subject(of: certificate))) expired on \(utc(certificate.notValidAfter))"
         }
         if now < certificate.notValidBefore {
-            return "the peer's certificate (\(TLSInfo.subject(of: certificate))) is not valid before \(utc(certificate.notValidBefore))"
+            return
+                "the peer's certificate (\(TLSInfo.subject(of: certificate))) is not valid before \(utc(certificate.notValidBefore))"
         }
         let issuer = TLSInfo.describe(certificate.issuerName)
-        return "the peer's certificate (\(TLSInfo.subject(of: certificate))) is not trusted: untrusted issuer \(issuer) (not among the trust roots, or the chain is invalid)"
+        return
+            "the peer's certificate (\(TLSInfo.subject(of: certificate))) is not trusted: untrusted issuer \(issuer) (not among the trust roots, or the chain is invalid)"
     }
 
     /// `2024-05-01 12:00:00 UTC`.
@@ -253,7 +286,8 @@ enum TLSErrorMapping {
         var keyRejected = false
         if case .failedToLoadPrivateKey? = error as? NIOSSLError { keyRejected = true }
         if reason.contains("KEY_VALUES_MISMATCH") || keyRejected {
-            return StreamPortError(.tlsInvalidUserData, "\(files): the private key does not match the certificate [\(reason)]")
+            return StreamPortError(
+                .tlsInvalidUserData, "\(files): the private key does not match the certificate [\(reason)]")
         }
         return StreamPortError(.tlsInvalidUserData, "\(files): cannot build a TLS context: \(reason)")
     }

@@ -71,7 +71,9 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard phase == .handshaking else { return }
         phase = .failed
         timer?.cancel()
-        promise.fail(StreamPortError(.tlsHandshakeFailed, "TLS handshake with \(peer) failed: the connection closed before the handshake"))
+        promise.fail(
+            StreamPortError(
+                .tlsHandshakeFailed, "TLS handshake with \(peer) failed: the connection closed before the handshake"))
     }
 
     private func start(context: ChannelHandlerContext) {
@@ -87,24 +89,31 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func timedOut(context: ChannelHandlerContext) {
         guard phase == .handshaking else { return }
-        fail(StreamPortError(.tlsHandshakeFailed, "TLS handshake with \(peer) failed: it did not complete within \(timeout)"), context: context)
+        fail(
+            StreamPortError(
+                .tlsHandshakeFailed, "TLS handshake with \(peer) failed: it did not complete within \(timeout)"),
+            context: context)
     }
 
     private func fail(_ error: StreamPortError, context: ChannelHandlerContext) {
         phase = .failed
         timer?.cancel()
         promise.fail(error)
-        context.fireErrorCaught(error)   // the stream ends with it and closes the channel
+        context.fireErrorCaught(error)  // the stream ends with it and closes the channel
         gate.closeNow(promise: nil)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted(let alpn) = event, phase == .handshaking {
             let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self)
-            if let name = verifiedName, let certificate = tls?.peerCertificate, !NameCheck.matches(certificate, name: name) {
+            if let name = verifiedName, let certificate = tls?.peerCertificate,
+                !NameCheck.matches(certificate, name: name)
+            {
                 let names = NameCheck.dnsNames(certificate).joined(separator: ", ")
-                let why = "name mismatch: \(name) is not a DNS name of the peer's certificate (\(TLSInfo.subject(of: certificate)); DNS names: \(names.isEmpty ? "none" : names))"
-                fail(StreamPortError(.tlsHandshakeFailed, "TLS handshake with \(peer) failed: \(why)"), context: context)
+                let why =
+                    "name mismatch: \(name) is not a DNS name of the peer's certificate (\(TLSInfo.subject(of: certificate)); DNS names: \(names.isEmpty ? "none" : names))"
+                fail(
+                    StreamPortError(.tlsHandshakeFailed, "TLS handshake with \(peer) failed: \(why)"), context: context)
                 return
             }
             phase = .established
@@ -115,7 +124,7 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.session = session
             promise.succeed(session)
         } else if let event = event as? ChannelEvent, event == .inputClosed {
-            session?.inputEnded(.closeNotify)   // no effect after an unclean shutdown
+            session?.inputEnded(.closeNotify)  // no effect after an unclean shutdown
             // Closing, our close_notify sent, the peer's received: with half-closure allowed,
             // NIOSSLHandler would wait for its shutdown timeout before closing the socket.
             if closingAll { gate.closeNow(promise: nil) }
@@ -129,7 +138,7 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate()
             fail(TLSErrorMapping.handshakeError(error, peer: peer, peerCertificate: certificate), context: context)
         case .failed:
-            break   // the first failure is the one reported
+            break  // the first failure is the one reported
         case .established:
             if case .uncleanShutdown? = error as? NIOSSLError {
                 // EOF without close_notify: the stream ends as on a FIN (the inputClosed event
@@ -146,7 +155,8 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if phase == .handshaking {
             phase = .failed
             timer?.cancel()
-            let error = StreamPortError(.tlsHandshakeFailed, "TLS handshake with \(peer) failed: the connection closed during the handshake")
+            let error = StreamPortError(
+                .tlsHandshakeFailed, "TLS handshake with \(peer) failed: the connection closed during the handshake")
             promise.fail(error)
             context.fireErrorCaught(error)
         }
@@ -234,14 +244,16 @@ final class TLSChannelSecurity: ChannelSecurity {
             do {
                 tls = try NIOSSLClientHandler(context: context.ssl, serverHostname: serverName)
             } catch {
-                throw StreamPortError(.tlsInvalidUserData, "server name \"\(serverName ?? "")\" cannot be used for SNI: \(error)")
+                throw StreamPortError(
+                    .tlsInvalidUserData, "server name \"\(serverName ?? "")\" cannot be used for SNI: \(error)")
             }
         }
         let promise = channel.eventLoop.makePromise(of: (any Sendable).self)
         let gate = TLSRawGate()
         let operations = channel.pipeline.syncOperations
         let session = TLSSessionHandler(
-            promise: promise, timeout: context.handshakeTimeout, gate: gate, verifiedName: context.role == .client ? serverName : nil)
+            promise: promise, timeout: context.handshakeTimeout, gate: gate,
+            verifiedName: context.role == .client ? serverName : nil)
         try operations.addHandler(session, position: .first)
         try operations.addHandler(tls, position: .first)
         try operations.addHandler(gate, position: .first)

@@ -16,13 +16,14 @@ public struct TLSInfo: Sendable, Hashable {
     public let negotiatedProtocol: String?
 
     init(version: TLSVersion?, peerCertificate: NIOSSLCertificate?, negotiatedProtocol: String?) {
-        self.protocolVersion = switch version {
-        case .tlsv1: "TLSv1"
-        case .tlsv11: "TLSv1.1"
-        case .tlsv12: "TLSv1.2"
-        case .tlsv13: "TLSv1.3"
-        case nil: "unknown"
-        }
+        self.protocolVersion =
+            switch version {
+            case .tlsv1: "TLSv1"
+            case .tlsv11: "TLSv1.1"
+            case .tlsv12: "TLSv1.2"
+            case .tlsv13: "TLSv1.3"
+            case nil: "unknown"
+            }
         self.peerCertificateSubject = peerCertificate.map(TLSInfo.subject(of:))
         self.negotiatedProtocol = negotiatedProtocol
     }
@@ -35,17 +36,18 @@ public struct TLSInfo: Sendable, Hashable {
     /// A distinguished name, `"O=Example, CN=client"`.
     static func describe(_ name: [SSLCertificateName]) -> String {
         let parts = name.compactMap { part -> String? in
-            let key: String? = switch part.type {
-            case .country: "C"
-            case .state: "ST"
-            case .city: "L"
-            case .organization: "O"
-            case .organizationalUnit: "OU"
-            case .commonName: "CN"
-            case .emailAddress: "emailAddress"
-            case .userId: "UID"
-            default: nil
-            }
+            let key: String? =
+                switch part.type {
+                case .country: "C"
+                case .state: "ST"
+                case .city: "L"
+                case .organization: "O"
+                case .organizationalUnit: "OU"
+                case .commonName: "CN"
+                case .emailAddress: "emailAddress"
+                case .userId: "UID"
+                default: nil
+                }
             return key.map { "\($0)=\(part.value)" }
         }
         return parts.isEmpty ? "(empty)" : parts.joined(separator: ", ")
@@ -112,7 +114,8 @@ final class HandshakeFailureLog: Sendable {
             return (true, summary)
         }
         if summary > 0 {
-            logger.warning("\(summary) more TLS handshake failure(s) were not logged in the last \(HandshakeFailureLog.window)")
+            logger.warning(
+                "\(summary) more TLS handshake failure(s) were not logged in the last \(HandshakeFailureLog.window)")
         }
         if log {
             let message = (error as? StreamPortError)?.message ?? "TLS handshake with \(peer) failed: \(error)"

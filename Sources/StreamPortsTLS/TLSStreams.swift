@@ -34,7 +34,9 @@ public func tcpServerStream(
     logger: Logger = Logger(label: "StreamPorts")
 ) async throws -> ServerStream {
     let parsed = try StreamAddress.parse(address, port: port)
-    return try await listenTLS(parsed, input: address, tls: tls, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger)
+    return try await listenTLS(
+        parsed, input: address, tls: tls, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
+        maxLineLength: maxLineLength, logger: logger)
 }
 
 /// Opens a listening TLS port on the loopback interface only.
@@ -56,7 +58,9 @@ public func tcpServerStream(
     guard (0...65535).contains(port) else {
         throw StreamPortError(.invalidAddress, "invalid address \"\(port)\": port \(port) is out of range 0–65535")
     }
-    return try await listenTLS(StreamAddress(host: .ipv4("127.0.0.1"), port: port), input: "\(port)", tls: tls, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger)
+    return try await listenTLS(
+        StreamAddress(host: .ipv4("127.0.0.1"), port: port), input: "\(port)", tls: tls, backlog: backlog,
+        reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger)
 }
 
 /// Opens a listening TLS port on a raw address: 4 bytes (IPv4) or 16 bytes (IPv6).
@@ -70,10 +74,13 @@ public func tcpServerStream(
 /// - Returns: the listening server stream.
 /// - Throws: ``StreamPortError`` `.invalidAddress` for another byte count; as the string form.
 public func tcpServerStream(
-    _ address: [UInt8], port: Int, tls: TLSContext, backlog: Int = 128, reuseAddress: Bool = true, transcoder: Transcoder = .default
+    _ address: [UInt8], port: Int, tls: TLSContext, backlog: Int = 128, reuseAddress: Bool = true,
+    transcoder: Transcoder = .default
 ) async throws -> ServerStream {
     let parsed = try StreamAddress.raw(address, port: port)
-    return try await listenTLS(parsed, input: parsed.description, tls: tls, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
+    return try await listenTLS(
+        parsed, input: parsed.description, tls: tls, backlog: backlog, reuseAddress: reuseAddress,
+        transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
 }
 
 /// Opens a listening TLS port on an IPv6 address given as 8 16-bit groups.
@@ -87,10 +94,13 @@ public func tcpServerStream(
 /// - Returns: the listening server stream.
 /// - Throws: ``StreamPortError`` `.invalidAddress` for another group count; as the string form.
 public func tcpServerStream(
-    _ address: [UInt16], port: Int, tls: TLSContext, backlog: Int = 128, reuseAddress: Bool = true, transcoder: Transcoder = .default
+    _ address: [UInt16], port: Int, tls: TLSContext, backlog: Int = 128, reuseAddress: Bool = true,
+    transcoder: Transcoder = .default
 ) async throws -> ServerStream {
     let parsed = try StreamAddress.raw(address, port: port)
-    return try await listenTLS(parsed, input: parsed.description, tls: tls, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
+    return try await listenTLS(
+        parsed, input: parsed.description, tls: tls, backlog: backlog, reuseAddress: reuseAddress,
+        transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
 }
 
 private func listenTLS(
@@ -98,10 +108,14 @@ private func listenTLS(
     maxLineLength: Int, logger: Logger
 ) async throws -> ServerStream {
     guard tls.role == .server else {
-        throw StreamPortError(.tlsInvalidUserData, "tcpServerStream(\"\(input)\"): a client TLS context cannot serve; use TLSContext.server(...)")
+        throw StreamPortError(
+            .tlsInvalidUserData,
+            "tcpServerStream(\"\(input)\"): a client TLS context cannot serve; use TLSContext.server(...)")
     }
     let security = TLSChannelSecurity(context: tls, failureLog: HandshakeFailureLog(logger: logger))
-    return try await listen(address, input: input, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger, security: security)
+    return try await listen(
+        address, input: input, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
+        maxLineLength: maxLineLength, logger: logger, security: security)
 }
 
 /// Connects to a TLS server and completes the handshake.
@@ -130,15 +144,20 @@ private func listenTLS(
 ///   `.tlsInvalidUserData` for a server context or a name unusable for SNI, and as the
 ///   plaintext form (`.invalidAddress`, `.hostNotFound`, `.connectionRefused`, `.timedOut`).
 public func tcpClientStream(
-    _ address: String, tls: TLSContext, keepAlive: Bool = false, coalesce: Bool = true, transcoder: Transcoder = .default,
+    _ address: String, tls: TLSContext, keepAlive: Bool = false, coalesce: Bool = true,
+    transcoder: Transcoder = .default,
     connectTimeout: Duration = StreamDefaults.connectTimeout, maxLineLength: Int = StreamDefaults.maxLineLength
 ) async throws -> ClientStream {
     let parsed = try StreamAddress.parse(address)
     guard tls.role == .client else {
-        throw StreamPortError(.tlsInvalidUserData, "tcpClientStream(\"\(address)\"): a server TLS context cannot connect; use TLSContext.client(...)")
+        throw StreamPortError(
+            .tlsInvalidUserData,
+            "tcpClientStream(\"\(address)\"): a server TLS context cannot connect; use TLSContext.client(...)")
     }
     let security = TLSChannelSecurity(context: tls, serverName: sniName(tls.serverName, host: parsed.host))
-    return try await connect(parsed, keepAlive: keepAlive, coalesce: coalesce, transcoder: transcoder, connectTimeout: connectTimeout, maxLineLength: maxLineLength, security: security)
+    return try await connect(
+        parsed, keepAlive: keepAlive, coalesce: coalesce, transcoder: transcoder, connectTimeout: connectTimeout,
+        maxLineLength: maxLineLength, security: security)
 }
 
 /// The name sent as SNI and verified: the context's, else the address's host name; nil for

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How line ends are written and read (R6RS's end-of-line style).
@@ -116,7 +116,10 @@ extension EOLTranslator {
             if unicode {
                 next = EOLTranslator.firstCandidate(raw, from: r, to: end, unicode: true)
             } else {
-                next = memchr(base + r, 0x0D, end - r).map { UnsafeMutablePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base } ?? end
+                next =
+                    memchr(base + r, 0x0D, end - r).map {
+                        UnsafeMutablePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - base
+                    } ?? end
             }
             if next > r {
                 if w != r { (base + w).update(from: base + r, count: next - r) }

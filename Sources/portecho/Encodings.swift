@@ -12,7 +12,8 @@ struct Encodings: ParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("Keep codecs with a name or alias containing this, ignoring case.", valueName: "filter"))
+    @Argument(
+        help: ArgumentHelp("Keep codecs with a name or alias containing this, ignoring case.", valueName: "filter"))
     var filter: String?
 
     func run() {

@@ -8,12 +8,13 @@ import Prometheus
 import ServiceLifecycle
 import StreamPorts
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // `portecho serve --metrics ADDRESS`: swift-metrics' backend is a Prometheus registry, and a
@@ -63,7 +64,7 @@ struct MetricsBackend: Sendable {
             let endpoint = try await MetricsEndpoint(address, registry: registry)
             logger.info("metrics on \(endpoint.localEndpoint)")
             return endpoint
-        } catch where error.code == .invalidAddress || error.code == .invalidArgument {
+        } catch  where error.code == .invalidAddress || error.code == .invalidArgument {
             throw ValidationError("--metrics: \(error.message)")
         } catch {
             Output.error("Error: cannot serve metrics on \(address): \(error)")

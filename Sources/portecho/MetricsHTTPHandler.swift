@@ -74,8 +74,9 @@ final class MetricsHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         guard head.method == .GET || head.method == .HEAD else {
-            respond(context, to: head, .methodNotAllowed, text: "method not allowed: GET or HEAD\n",
-                    extra: [("allow", "GET, HEAD")])
+            respond(
+                context, to: head, .methodNotAllowed, text: "method not allowed: GET or HEAD\n",
+                extra: [("allow", "GET, HEAD")])
             return
         }
         let body = context.channel.allocator.buffer(bytes: registry.emitToBuffer())
@@ -87,7 +88,8 @@ final class MetricsHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         text: String, extra: [(String, String)] = [], close: Bool = false
     ) {
         let body = context.channel.allocator.buffer(string: text)
-        respond(context, to: head, status, body: body, contentType: "text/plain; charset=utf-8", extra: extra, close: close)
+        respond(
+            context, to: head, status, body: body, contentType: "text/plain; charset=utf-8", extra: extra, close: close)
     }
 
     /// Writes one whole response; closes the connection after it unless the request keeps
@@ -103,7 +105,9 @@ final class MetricsHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         } else if head.version.major == 1 && head.version.minor == 0 {
             headers.add(name: "connection", value: "keep-alive")
         }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+            promise: nil)
         if head.method != .HEAD {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         }

@@ -18,14 +18,16 @@ struct TranscoderOptions: ParsableArguments {
         transform: { name in try Codec(name) })
     var encoding: Codec = .utf8
 
-    @Option(help: ArgumentHelp(
-        "The line end written after each line; lf, cr and crlf all read LF, CR and CR LF, the Unicode styles nel, crnel and ls also read NEL and LS, none reads only LF.",
-        valueName: "style"))
+    @Option(
+        help: ArgumentHelp(
+            "The line end written after each line; lf, cr and crlf all read LF, CR and CR LF, the Unicode styles nel, crnel and ls also read NEL and LS, none reads only LF.",
+            valueName: "style"))
     var eol: EOLStyle = .crlf
 
-    @Option(help: ArgumentHelp(
-        "Bytes that cannot be decoded: raise (close that connection), replace (U+FFFD) or ignore.",
-        valueName: "mode"))
+    @Option(
+        help: ArgumentHelp(
+            "Bytes that cannot be decoded: raise (close that connection), replace (U+FFFD) or ignore.",
+            valueName: "mode"))
     var errors: ErrorMode = .replace
 
     var transcoder: Transcoder { Transcoder(codec: encoding, eolStyle: eol, errorMode: errors) }
@@ -33,7 +35,9 @@ struct TranscoderOptions: ParsableArguments {
 
 /// `--log-level`: swift-log's levels; logs go to standard error.
 struct LoggingOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Log level on standard error: trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    @Option(
+        help: ArgumentHelp(
+            "Log level on standard error: trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: Logger.Level = .info
 
     /// Sends every logger to standard error at `logLevel`; returns the command's logger.
@@ -60,13 +64,15 @@ enum AddressArgument {
     /// StreamAddress's grammar. No socket is opened.
     /// - Throws: `ValidationError` naming the input and the reason (for `::1:80` without
     ///   `--port`, the bracketed form `[::1]:80` to write instead).
-    static func parse(_ input: String?, port: Int?, defaultPort: Int = AddressArgument.defaultPort) throws -> StreamAddress {
+    static func parse(
+        _ input: String?, port: Int?, defaultPort: Int = AddressArgument.defaultPort
+    ) throws -> StreamAddress {
         do throws(StreamPortError) {
             guard let input else { return try StreamAddress.parse("127.0.0.1", port: port ?? defaultPort) }
             if let port { return try StreamAddress.parse(input, port: port) }
             do throws(StreamPortError) {
                 return try StreamAddress.parse(input)
-            } catch where isUnbracketedIPv6(input) {
+            } catch  where isUnbracketedIPv6(input) {
                 // `::1:80` may mean [::1]:80 or [::1:80] on the default port: never guess. The
                 // library's message offers both bracketed forms.
                 throw error
@@ -93,7 +99,8 @@ enum Seconds {
     /// `seconds` as a Duration (fractions allowed), or a ValidationError naming `option`.
     static func duration(_ seconds: Double, option: String, allowZero: Bool = false) throws -> Duration {
         guard seconds.isFinite, allowZero ? seconds >= 0 : seconds > 0, seconds <= 1e9 else {
-            throw ValidationError("\(option) \(text(seconds)) must be a number of seconds \(allowZero ? ">= 0" : "> 0") (at most 1e9)")
+            throw ValidationError(
+                "\(option) \(text(seconds)) must be a number of seconds \(allowZero ? ">= 0" : "> 0") (at most 1e9)")
         }
         return .nanoseconds(Int64((seconds * 1e9).rounded()))
     }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import StreamPorts
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Unbuffered writes to the standard streams: what is written is out at once (the
 /// `listening on` line must reach a script before any client connects), and Swift 6 forbids
@@ -28,7 +29,9 @@ enum Output {
         text.withUTF8 { bytes in
             var rest = UnsafeRawBufferPointer(bytes)
             while !rest.isEmpty {
-                guard let count = try? Syscalls.write(fd, from: rest, what: "descriptor \(fd)"), count > 0 else { return }
+                guard let count = try? Syscalls.write(fd, from: rest, what: "descriptor \(fd)"), count > 0 else {
+                    return
+                }
                 rest = UnsafeRawBufferPointer(rebasing: rest[count...])
             }
         }

@@ -3,12 +3,13 @@ import Dispatch
 import Logging
 import StreamPorts
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `portecho send`: a client for any line server, in any encoding.
@@ -40,7 +41,9 @@ struct Send: AsyncParsableCommand {
 
     @OptionGroup var transcoding: TranscoderOptions
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("How long to wait for the connection and for each reply.", valueName: "seconds"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("How long to wait for the connection and for each reply.", valueName: "seconds"))
     var timeout: Double = 10
 
     @OptionGroup var logging: LoggingOptions
@@ -62,7 +65,8 @@ struct Send: AsyncParsableCommand {
         let context = try tls.context(handshakeTimeout: limit)
         let client: ClientStream
         do {
-            client = try await tls.connect(context, target.description, transcoder: transcoding.transcoder, connectTimeout: limit)
+            client = try await tls.connect(
+                context, target.description, transcoder: transcoding.transcoder, connectTimeout: limit)
         } catch {
             try fail("cannot connect to \(target): \(error)")
         }
@@ -85,12 +89,13 @@ struct Send: AsyncParsableCommand {
             reader.cancel()
             await client.abort()
             let (sent, echoed) = progress.counts
-            let reason: String = switch error {
-            case let error as Failure: error.message
-            case let error as StreamPortError where error.code == .timedOut:
-                "\(target) is not reading: nothing sent for \(Seconds.text(timeout)) s"
-            default: "\(error)"
-            }
+            let reason: String =
+                switch error {
+                case let error as Failure: error.message
+                case let error as StreamPortError where error.code == .timedOut:
+                    "\(target) is not reading: nothing sent for \(Seconds.text(timeout)) s"
+                default: "\(error)"
+                }
             try fail("\(reason) (\(echoed) of \(sent) line(s) echoed)")
         }
         try? await client.close()
@@ -157,7 +162,8 @@ struct Send: AsyncParsableCommand {
                 if n <= 0 { break }
                 pending += chunk[0..<n]
                 guard let last = pending.lastIndex(of: 0x0A) else { continue }
-                let lines = pending[...last].split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().map { line in
+                let lines = pending[...last].split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().map {
+                    line in
                     String(decoding: line.last == 0x0D ? line.dropLast() : line, as: UTF8.self)
                 }
                 pending.removeSubrange(...last)
@@ -165,7 +171,9 @@ struct Send: AsyncParsableCommand {
                 while case .dropped = continuation.yield(lines) { usleep(1000) }
             }
             if !pending.isEmpty {
-                continuation.yield([String(decoding: pending.last == 0x0D ? pending.dropLast() : pending[...], as: UTF8.self)])
+                continuation.yield([
+                    String(decoding: pending.last == 0x0D ? pending.dropLast() : pending[...], as: UTF8.self)
+                ])
             }
             continuation.finish()
         }

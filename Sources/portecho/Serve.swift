@@ -63,7 +63,9 @@ struct Serve: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Where to listen (see below).", valueName: "address"))
     var address: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("The port, when ADDRESS has none (must agree if it has one).", valueName: "n"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("The port, when ADDRESS has none (must agree if it has one).", valueName: "n"))
     var port: Int?
 
     @OptionGroup var transcoding: TranscoderOptions
@@ -74,29 +76,39 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .customLong("no-reuse-address"), help: "Do not set SO_REUSEADDR on the listening socket.")
     var noReuseAddress = false
 
-    @Option(parsing: .unconditional, help: ArgumentHelp(
-        "The longest line accepted, in bytes on the wire, line end excluded (default: 1 MiB); a longer one closes its connection.",
-        valueName: "n"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "The longest line accepted, in bytes on the wire, line end excluded (default: 1 MiB); a longer one closes its connection.",
+            valueName: "n"))
     var maxLineLength: Int = StreamDefaults.maxLineLength
 
-    @Option(parsing: .unconditional, help: ArgumentHelp(
-        "Close a connection that sent nothing, or whose echoes stalled unread, for this long (fractions allowed; default: never).",
-        valueName: "seconds"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Close a connection that sent nothing, or whose echoes stalled unread, for this long (fractions allowed; default: never).",
+            valueName: "seconds"))
     var idleTimeout: Double?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp(
-        "After SIGINT/SIGTERM, how long busy connections may take to flush their echoes.",
-        valueName: "seconds"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "After SIGINT/SIGTERM, how long busy connections may take to flush their echoes.",
+            valueName: "seconds"))
     var grace: Double = 10
 
-    @Option(parsing: .unconditional, help: ArgumentHelp(
-        "The most connections served at once (default: no limit); more wait in the listen backlog.",
-        valueName: "n"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "The most connections served at once (default: no limit); more wait in the listen backlog.",
+            valueName: "n"))
     var maxConnections: Int?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp(
-        "Serve GET /metrics (Prometheus text format) at this address (see below; default: no metrics).",
-        valueName: "address"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Serve GET /metrics (Prometheus text format) at this address (see below; default: no metrics).",
+            valueName: "address"))
     var metrics: String?
 
     @OptionGroup var logging: LoggingOptions
@@ -110,7 +122,9 @@ struct Serve: AsyncParsableCommand {
         if let maxConnections, maxConnections < 1 {
             throw ValidationError("--max-connections \(maxConnections) must be 1 or more")
         }
-        guard maxLineLength > 0 else { throw ValidationError("--max-line-length \(maxLineLength) must be a positive number of bytes") }
+        guard maxLineLength > 0 else {
+            throw ValidationError("--max-line-length \(maxLineLength) must be a positive number of bytes")
+        }
         if let idleTimeout { _ = try Seconds.duration(idleTimeout, option: "--idle-timeout") }
         _ = try Seconds.duration(grace, option: "--grace", allowZero: true)
         if let metrics { _ = try MetricsBackend.address(metrics) }
@@ -203,7 +217,7 @@ struct Serve: AsyncParsableCommand {
     static func echo(_ client: ClientStream, idleTimeout: Duration?, grace: Duration, logger: Logger) async {
         logConnected(client, logger)
         client.readTimeout = idleTimeout
-        client.writeTimeout = idleTimeout   // a peer that stops reading its echoes is idle too
+        client.writeTimeout = idleTimeout  // a peer that stops reading its echoes is idle too
         let failure = await echoLines(client)
         await close(client, after: failure, grace: grace, logger: logger)
     }
@@ -252,7 +266,7 @@ struct Serve: AsyncParsableCommand {
             case .connectionReset, .closed:
                 logger.debug("\(peer): \(error.message)")
                 ending = .endOfStream
-            default:   // lineTooLong, encoding
+            default:  // lineTooLong, encoding
                 logger.warning("\(peer): closing: \(error.message)")
                 ending = .fault
             }

@@ -1,12 +1,13 @@
 import Dispatch
 import StreamPorts
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// SIGINT and SIGTERM as an async sequence (Dispatch signal sources; the signals' default

@@ -1,8 +1,9 @@
 import Foundation
 import StreamPortsTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Faults {
@@ -24,7 +25,7 @@ extension Faults {
             for i in 0..<20 {
                 let c = try server.client()
                 try await c.send("a partial line \(i) that never ends")
-                if i % 2 == 0 { try await Task.sleep(for: .milliseconds(5)) }   // some reset before the server read it
+                if i % 2 == 0 { try await Task.sleep(for: .milliseconds(5)) }  // some reset before the server read it
                 c.reset()
             }
             try await expectEcho(witness, "witness after resets")
@@ -64,8 +65,12 @@ extension Faults {
             fresh.close()
 
             let withWitness = try await server.stats.waitForFDs(baseline + 1)
-            print("[faults] abrupt clients: server fds \(baseline) before, \(withWitness) after 20 resets, 5 closes during 2 MB replies (\(accepted.map { "\($0 / 1024)" }.joined(separator: ", ")) KiB of 1,953 taken in 1 s), 10 half-closes (+1 witness still open)")
-            #expect(withWitness == baseline + 1, "server fds: \(baseline) at start, \(withWitness) with only the witness open")
+            print(
+                "[faults] abrupt clients: server fds \(baseline) before, \(withWitness) after 20 resets, 5 closes during 2 MB replies (\(accepted.map { "\($0 / 1024)" }.joined(separator: ", ")) KiB of 1,953 taken in 1 s), 10 half-closes (+1 witness still open)"
+            )
+            #expect(
+                withWitness == baseline + 1,
+                "server fds: \(baseline) at start, \(withWitness) with only the witness open")
             witness.close()
             for c in lingering { c.close() }
             #expect(try await server.stats.waitForFDs(baseline) == baseline)

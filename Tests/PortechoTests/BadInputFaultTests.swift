@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Faults {
@@ -41,7 +42,8 @@ extension Faults {
             #expect(try await long.read(17) == Array("short line first\n".utf8))
             let flood = [UInt8](repeating: UInt8(ascii: "x"), count: 32 << 20)
             let taken = try await long.sendWhileAccepted(flood, seconds: 5)
-            #expect(try await long.closedByPeer(timeout: 10), "the server kept the connection of an over-long line open")
+            #expect(
+                try await long.closedByPeer(timeout: 10), "the server kept the connection of an over-long line open")
             long.close()
             let afterLong = try server.stats.memory()
 
@@ -54,10 +56,18 @@ extension Faults {
 
             try await talking.value
             for (k, c) in others.enumerated() { try await expectEcho(c, "other \(k) still here") }
-            #expect(try await server.process.stderrContains("cannot decode byte sequence FF at byte offset 8"), "stderr: \(server.process.stderr.text)")
-            #expect(try await server.process.stderrContains("is longer than 1048576 bytes"), "stderr: \(server.process.stderr.text)")
-            print("[faults] bad input: a 32 MB line (\(taken / 1024) KiB taken before the reset) against --max-line-length 1 MiB: server RSS \(mib(before.rss)) → peak \(mib(afterLong.peak)) MiB; 4 other clients × 60 round trips meanwhile, all exact")
-            #expect(afterLong.peak - before.rss < 8 * 1024, "server peak grew by \(mib(afterLong.peak - before.rss)) MiB for a 1 MiB line limit")
+            #expect(
+                try await server.process.stderrContains("cannot decode byte sequence FF at byte offset 8"),
+                "stderr: \(server.process.stderr.text)")
+            #expect(
+                try await server.process.stderrContains("is longer than 1048576 bytes"),
+                "stderr: \(server.process.stderr.text)")
+            print(
+                "[faults] bad input: a 32 MB line (\(taken / 1024) KiB taken before the reset) against --max-line-length 1 MiB: server RSS \(mib(before.rss)) → peak \(mib(afterLong.peak)) MiB; 4 other clients × 60 round trips meanwhile, all exact"
+            )
+            #expect(
+                afterLong.peak - before.rss < 8 * 1024,
+                "server peak grew by \(mib(afterLong.peak - before.rss)) MiB for a 1 MiB line limit")
             for c in others { c.close() }
             #expect(try await server.stats.waitForFDs(baseline) == baseline)
             try await server.stop()
@@ -74,16 +84,25 @@ extension Faults {
             server.stats.resetPeak()
             let before = try server.stats.memory()
             let long = try server.client()
-            let flood = [UInt8](repeating: 0, count: 16 << 20).enumerated().map { $0.offset % 2 == 0 ? UInt8(ascii: "A") : 0 }
+            let flood = [UInt8](repeating: 0, count: 16 << 20).enumerated().map {
+                $0.offset % 2 == 0 ? UInt8(ascii: "A") : 0
+            }
             let taken = try await long.sendWhileAccepted(flood, seconds: 5)
-            #expect(try await long.closedByPeer(timeout: 10), "the server kept the connection of an over-long line open")
+            #expect(
+                try await long.closedByPeer(timeout: 10), "the server kept the connection of an over-long line open")
             long.close()
             let after = try server.stats.memory()
             try await other.send(hello)
             #expect(try await other.read(hello.count) == hello)
-            #expect(try await server.process.stderrContains("is longer than 65536 bytes"), "stderr: \(server.process.stderr.text)")
-            print("[faults] bad input: a 16 MB UTF-16LE line (\(taken / 1024) KiB taken) against --max-line-length 64 KiB: server RSS \(mib(before.rss)) → peak \(mib(after.peak)) MiB")
-            #expect(after.peak - before.rss < 8 * 1024, "server peak grew by \(mib(after.peak - before.rss)) MiB for a 64 KiB line limit")
+            #expect(
+                try await server.process.stderrContains("is longer than 65536 bytes"),
+                "stderr: \(server.process.stderr.text)")
+            print(
+                "[faults] bad input: a 16 MB UTF-16LE line (\(taken / 1024) KiB taken) against --max-line-length 64 KiB: server RSS \(mib(before.rss)) → peak \(mib(after.peak)) MiB"
+            )
+            #expect(
+                after.peak - before.rss < 8 * 1024,
+                "server peak grew by \(mib(after.peak - before.rss)) MiB for a 64 KiB line limit")
             other.close()
             try await server.stop()
         }

@@ -1,8 +1,9 @@
 import Foundation
 import StreamPortsTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `portecho send`, `portecho encodings`, bad options.
@@ -46,8 +47,8 @@ struct CommandTests {
     func sendLarge() async throws {
         let (server, port) = try await server(["--eol", "lf"])
         defer { server.kill() }
-        let line = String(repeating: "ストリーム", count: 20)   // 300 bytes
-        let input = (0..<15_000).map { "\($0) \(line)\n" }.joined()   // 4.5 MB
+        let line = String(repeating: "ストリーム", count: 20)  // 300 bytes
+        let input = (0..<15_000).map { "\($0) \(line)\n" }.joined()  // 4.5 MB
         let result = try await Portecho.run(["send", "127.0.0.1:\(port)", "--eol", "lf"], input: input, timeout: 50)
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stdout == input)
@@ -81,7 +82,7 @@ struct CommandTests {
 
         // A server that accepts and never answers.
         let listener = try RawListener("127.0.0.1")
-        defer { withExtendedLifetime(listener) {} }   // listening until the end
+        defer { withExtendedLifetime(listener) {} }  // listening until the end
         let silentPort = listener.port
         let start = ContinuousClock.now
         let silent = try await Portecho.run(["send", "127.0.0.1:\(silentPort)", "--timeout", "0.5", "x"])
@@ -107,27 +108,29 @@ struct CommandTests {
         #expect(none.status == 0 && none.stdout.isEmpty)
     }
 
-    @Test("Bad options and values exit 64 with a message naming them", arguments: [
-        (["serve", "--bogus"], "--bogus"),
-        (["serve", "localhost:80x"], "localhost:80x"),
-        (["serve", "127.0.0.1:65536"], "65536"),
-        (["serve", "70000"], "70000"),
-        (["serve", "--port", "99999"], "99999"),
-        (["serve", "[::1"], "[::1"),
-        (["serve", "::1:80"], "write [::1]:80 if 80 is the port"),
-        (["serve", "::1"], "write [::1]:PORT or pass port:"),
-        (["serve", "--backlog", "-1"], "-1"),
-        (["serve", "--encoding", "shift-jsi"], "Shift_JIS"),
-        (["serve", "--eol", "crlx"], "crlx"),
-        (["serve", "--errors", "loud"], "loud"),
-        (["serve", "--max-line-length", "0"], "--max-line-length"),
-        (["serve", "--idle-timeout", "-1"], "--idle-timeout"),
-        (["serve", "--log-level", "chatty"], "chatty"),
-        (["send"], "address"),
-        (["send", "host:+80", "x"], "host:+80"),
-        (["send", "127.0.0.1:1", "--encoding", "nope-8", "x"], "nope-8"),
-        (["--bogus"], "--bogus"),
-    ])
+    @Test(
+        "Bad options and values exit 64 with a message naming them",
+        arguments: [
+            (["serve", "--bogus"], "--bogus"),
+            (["serve", "localhost:80x"], "localhost:80x"),
+            (["serve", "127.0.0.1:65536"], "65536"),
+            (["serve", "70000"], "70000"),
+            (["serve", "--port", "99999"], "99999"),
+            (["serve", "[::1"], "[::1"),
+            (["serve", "::1:80"], "write [::1]:80 if 80 is the port"),
+            (["serve", "::1"], "write [::1]:PORT or pass port:"),
+            (["serve", "--backlog", "-1"], "-1"),
+            (["serve", "--encoding", "shift-jsi"], "Shift_JIS"),
+            (["serve", "--eol", "crlx"], "crlx"),
+            (["serve", "--errors", "loud"], "loud"),
+            (["serve", "--max-line-length", "0"], "--max-line-length"),
+            (["serve", "--idle-timeout", "-1"], "--idle-timeout"),
+            (["serve", "--log-level", "chatty"], "chatty"),
+            (["send"], "address"),
+            (["send", "host:+80", "x"], "host:+80"),
+            (["send", "127.0.0.1:1", "--encoding", "nope-8", "x"], "nope-8"),
+            (["--bogus"], "--bogus"),
+        ])
     func usage(arguments: [String], named: String) async throws {
         let result = try await Portecho.run(arguments)
         #expect(result.status == 64, "\(arguments): \(result.stderr)")
@@ -140,8 +143,10 @@ struct CommandTests {
         let result = try await Portecho.run(["serve", "::1:80"])
         #expect(result.status == 64, "\(result.stderr)")
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr.contains(
-            "invalid address \"::1:80\": an unbracketed IPv6 address is a host only and has no port here; write [::1]:80 if 80 is the port, [::1:80]:PORT if it is not, or pass port:"),
+        #expect(
+            result.stderr.contains(
+                "invalid address \"::1:80\": an unbracketed IPv6 address is a host only and has no port here; write [::1]:80 if 80 is the port, [::1:80]:PORT if it is not, or pass port:"
+            ),
             "\(result.stderr)")
         #expect(!result.stderr.contains("cannot listen"), "\(result.stderr)")
         #expect(!result.stderr.contains("0.1.0.128"), "\(result.stderr)")

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Faults {
@@ -26,8 +27,12 @@ extension Faults {
             let first = try await swarm.receive(timeout: 3) { Array("client \($0)\n".utf8) }
             // About `room` are served (an fd this process held when the child was spawned may
             // sit above the limit, and one may close late): some, not all.
-            #expect(first.count > 0 && first.count < swarm.count, "\(first.count) of \(swarm.count) served with room for \(room)")
-            #expect(try await server.process.stderrContains("Too many open files (errno 24); not accepting for 1 s"), "stderr: \(server.process.stderr.text)")
+            #expect(
+                first.count > 0 && first.count < swarm.count,
+                "\(first.count) of \(swarm.count) served with room for \(room)")
+            #expect(
+                try await server.process.stderrContains("Too many open files (errno 24); not accepting for 1 s"),
+                "stderr: \(server.process.stderr.text)")
             let exhausted = try server.stats.openFDs()
 
             // Exhausted: it must neither exit nor spin.
@@ -54,7 +59,9 @@ extension Faults {
             let late = try server.client()
             try await expectEcho(late, "after exhaustion")
             late.close()
-            print("[faults] fd exhaustion: ulimit -n \(limit), \(baseline) fds at rest, \(first.count) of \(swarm.count) clients served, server at \(exhausted) fds; while exhausted \(String(format: "%.2f", cpu)) s CPU and \(logGrowth) log bytes in 2 s; the \(rest.count) waiting clients all served \(recovery) s after \(first.count) were freed")
+            print(
+                "[faults] fd exhaustion: ulimit -n \(limit), \(baseline) fds at rest, \(first.count) of \(swarm.count) clients served, server at \(exhausted) fds; while exhausted \(String(format: "%.2f", cpu)) s CPU and \(logGrowth) log bytes in 2 s; the \(rest.count) waiting clients all served \(recovery) s after \(first.count) were freed"
+            )
             swarm.close(reset: true)
             try await server.stop()
         }

@@ -1,8 +1,9 @@
 import Foundation
 import StreamPortsTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The fault tests: a `portecho serve` child process on loopback, attacked by clients of this

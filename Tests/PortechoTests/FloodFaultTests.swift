@@ -1,8 +1,9 @@
 import Foundation
 import StreamPortsTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Faults {
@@ -39,15 +40,21 @@ extension Faults {
             try await Task.sleep(for: .seconds(1))
             let idleCPU = try server.stats.cpuSeconds() - cpuAtStall
 
-            print("[faults] flood: client sent \(sent >> 20) of \(Flood.megabytes) MB before stalling (\(seconds(since: start)) s, the rest is in socket buffers); server RSS \(mib(before.rss)) → \(mib(stalled.rss)) MiB, peak \(mib(stalled.peak)) MiB; another client's echo took \(echoTime) s; server CPU while stalled \(String(format: "%.2f", idleCPU)) s in 1 s")
+            print(
+                "[faults] flood: client sent \(sent >> 20) of \(Flood.megabytes) MB before stalling (\(seconds(since: start)) s, the rest is in socket buffers); server RSS \(mib(before.rss)) → \(mib(stalled.rss)) MiB, peak \(mib(stalled.peak)) MiB; another client's echo took \(echoTime) s; server CPU while stalled \(String(format: "%.2f", idleCPU)) s in 1 s"
+            )
             #expect(sent < total, "the server read all \(Flood.megabytes) MB from a client that never reads")
-            #expect(stalled.peak - before.rss < 32 * 1024, "server peak grew by \(mib(stalled.peak - before.rss)) MiB while flooded")
+            #expect(
+                stalled.peak - before.rss < 32 * 1024,
+                "server peak grew by \(mib(stalled.peak - before.rss)) MiB while flooded")
             #expect(idleCPU < 0.5, "server busy while the flooder is stalled: \(idleCPU) s CPU in 1 s")
 
             // Now the flooder reads: everything arrives, exactly, and memory stayed bounded.
             let received = try await flooder.sendAndVerifyEcho(flood, alreadySent: sent, timeout: 120)
             let after = try server.stats.memory()
-            print("[faults] flood: then \(received >> 20) MB echoed exactly in \(seconds(since: start)) s in all; server peak \(mib(after.peak)) MiB")
+            print(
+                "[faults] flood: then \(received >> 20) MB echoed exactly in \(seconds(since: start)) s in all; server peak \(mib(after.peak)) MiB"
+            )
             #expect(received == total)
             #expect(after.peak - before.rss < 32 * 1024, "server peak grew by \(mib(after.peak - before.rss)) MiB")
             flooder.close()
@@ -65,12 +72,18 @@ extension Faults {
             let start = ContinuousClock.now
             let sent = try await flooder.sendUntilStalled(FloodPattern(total: 64 << 20), stall: 5, timeout: 20)
             // Closed within twice the timeout (echoes stalled, then the close's own drain), plus slack.
-            #expect(try await server.stats.waitForFDs(baseline, timeout: 10) == baseline, "the non-reading client's connection is still open")
+            #expect(
+                try await server.stats.waitForFDs(baseline, timeout: 10) == baseline,
+                "the non-reading client's connection is still open")
             let closedAfter = seconds(since: start)
             let witness = try server.client()
             try await expectEcho(witness, "still served")
-            #expect(try await server.process.stderrContains("the peer is not reading"), "stderr: \(server.process.stderr.text)")
-            print("[faults] flood with --idle-timeout 0.5: \(sent >> 20) MB taken, then the server closed the connection (\(closedAfter) s after the flood began)")
+            #expect(
+                try await server.process.stderrContains("the peer is not reading"),
+                "stderr: \(server.process.stderr.text)")
+            print(
+                "[faults] flood with --idle-timeout 0.5: \(sent >> 20) MB taken, then the server closed the connection (\(closedAfter) s after the flood began)"
+            )
             flooder.close()
             witness.close()
             try await server.stop()
@@ -88,7 +101,9 @@ struct FloodPattern: Sendable {
     func fill(_ buffer: inout [UInt8], from offset: Int) -> Int {
         let n = min(buffer.count, total - offset)
         var line = [UInt8](repeating: 0, count: FloodPattern.lineLength)
-        for column in 10..<FloodPattern.lineLength - 1 { line[column] = column == 10 ? 0x20 : UInt8(ascii: "a") + UInt8(column % 26) }
+        for column in 10..<FloodPattern.lineLength - 1 {
+            line[column] = column == 10 ? 0x20 : UInt8(ascii: "a") + UInt8(column % 26)
+        }
         line[FloodPattern.lineLength - 1] = 0x0A
         var number = offset / FloodPattern.lineLength
         var column = offset % FloodPattern.lineLength
@@ -132,12 +147,17 @@ extension TestClient {
             var received = 0
             let deadline = Date().addingTimeInterval(timeout)
             while received < pattern.total {
-                guard Date() < deadline else { throw TestFailure("echo incomplete after \(timeout) s: \(received) of \(pattern.total) bytes") }
-                var pfd = pollfd(fd: fd, events: Int16(POLLIN) | (sent < pattern.total ? Int16(POLLOUT) : 0), revents: 0)
+                guard Date() < deadline else {
+                    throw TestFailure("echo incomplete after \(timeout) s: \(received) of \(pattern.total) bytes")
+                }
+                var pfd = pollfd(
+                    fd: fd, events: Int16(POLLIN) | (sent < pattern.total ? Int16(POLLOUT) : 0), revents: 0)
                 guard poll(&pfd, 1, 100) > 0 else { continue }
                 if sent < pattern.total && pfd.revents & Int16(POLLOUT) != 0 {
                     let n = pattern.fill(&out, from: sent)
-                    let k = out.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, n, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+                    let k = out.withUnsafeBytes {
+                        Glibc.send(fd, $0.baseAddress, n, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                    }
                     if k > 0 { sent += k }
                 }
                 if pfd.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
@@ -148,10 +168,13 @@ extension TestClient {
                         throw TestFailure("recv: errno \(errno) after \(received) bytes")
                     }
                     _ = pattern.fill(&expected, from: received)
-                    let same = input.withUnsafeBytes { a in expected.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, k) == 0 } }
+                    let same = input.withUnsafeBytes { a in
+                        expected.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, k) == 0 }
+                    }
                     if !same {
                         let bad = (0..<k).first { input[$0] != expected[$0] }!
-                        throw TestFailure("echo differs at byte \(received + bad): \(preview(Array(input[bad..<min(k, bad + 32)])))")
+                        throw TestFailure(
+                            "echo differs at byte \(received + bad): \(preview(Array(input[bad..<min(k, bad + 32)])))")
                     }
                     received += k
                 }

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Faults {
@@ -58,13 +59,20 @@ extension Faults {
             // Each line ends; each client gets exactly its line back.
             try await swarm.send { _ in [0x0A] }
             let served = try await swarm.receive(timeout: 30) { Load.slowLine($0) + [0x0A] }
-            print("[faults] slowloris: \(count) clients × \(rounds) bytes, one byte per client every 20 ms for \(trickleTime) s; server RSS \(mib(before.rss)) MiB before, \(mib(connected.rss)) MiB connected (\((connected.rss - before.rss) * 1024 / count) B/conn), RSS while trickling \(samples.map { mib($0) }.joined(separator: " ")) MiB, peak \(mib(trickled.peak)) MiB; slowest witness echo \(slowestEcho); \(served.count) of \(count) lines echoed whole")
+            print(
+                "[faults] slowloris: \(count) clients × \(rounds) bytes, one byte per client every 20 ms for \(trickleTime) s; server RSS \(mib(before.rss)) MiB before, \(mib(connected.rss)) MiB connected (\((connected.rss - before.rss) * 1024 / count) B/conn), RSS while trickling \(samples.map { mib($0) }.joined(separator: " ")) MiB, peak \(mib(trickled.peak)) MiB; slowest witness echo \(slowestEcho); \(served.count) of \(count) lines echoed whole"
+            )
             #expect(served.count == count)
             // Partial lines cost a small, fixed amount per connection: no more than 16 KiB each
             // at the peak, and nothing more as more bytes trickle in (the second half of the
             // rounds adds at most 2 MiB in all).
-            #expect(trickled.peak - connected.rss < count * 16, "server memory grew by \(mib(trickled.peak - connected.rss)) MiB while \(count) clients trickled \(count * rounds) bytes")
-            #expect(samples.last! - samples[samples.count / 2] < 2 * 1024, "server memory kept growing while trickling: \(samples)")
+            #expect(
+                trickled.peak - connected.rss < count * 16,
+                "server memory grew by \(mib(trickled.peak - connected.rss)) MiB while \(count) clients trickled \(count * rounds) bytes"
+            )
+            #expect(
+                samples.last! - samples[samples.count / 2] < 2 * 1024,
+                "server memory kept growing while trickling: \(samples)")
             #expect(slowestEcho < .seconds(5), "witness echo took \(slowestEcho)")
             swarm.close(reset: true)
             witness.close()
@@ -95,7 +103,9 @@ extension Faults {
             let echoTime = seconds(since: echoStart)
             let after = try server.stats.memory()
             let perConnection = (after.rss - before.rss) * 1024 / count
-            print("[faults] idle: \(count) connections in \(connectTime) s, \(served.count) echoed in \(echoTime) s; server fds \(baseline) → \(open); RSS \(mib(before.rss)) → \(mib(connected.rss)) MiB connected → \(mib(after.rss)) MiB after one echo each, peak \(mib(after.peak)) MiB; \(perConnection) B (\(String(format: "%.1f", Double(perConnection) / 1024)) KiB) per connection")
+            print(
+                "[faults] idle: \(count) connections in \(connectTime) s, \(served.count) echoed in \(echoTime) s; server fds \(baseline) → \(open); RSS \(mib(before.rss)) → \(mib(connected.rss)) MiB connected → \(mib(after.rss)) MiB after one echo each, peak \(mib(after.peak)) MiB; \(perConnection) B (\(String(format: "%.1f", Double(perConnection) / 1024)) KiB) per connection"
+            )
             #expect(served.count == count)
             #expect(perConnection < 64 * 1024, "\(perConnection) bytes of RSS per idle connection")
 

@@ -1,8 +1,9 @@
 import Foundation
 import StreamPortsTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `portecho serve --metrics ADDRESS`: scraped by real HTTP clients (Python's urllib and
@@ -11,7 +12,9 @@ import Glibc
 struct MetricsEndpointTests {
     /// Starts `portecho serve 127.0.0.1:0 --metrics METRICS ARGS`; returns it, its echo port
     /// and the metrics port from `metrics on 127.0.0.1:PORT` on standard error.
-    func serve(metrics: String = "127.0.0.1:0", _ arguments: [String] = []) async throws -> (Portecho, echo: Int, metrics: Int) {
+    func serve(
+        metrics: String = "127.0.0.1:0", _ arguments: [String] = []
+    ) async throws -> (Portecho, echo: Int, metrics: Int) {
         let server = try Portecho(["serve", "127.0.0.1:0", "--eol", "lf", "--metrics", metrics] + arguments)
         do {
             let echo = try await server.listeningPort(host: "127.0.0.1")
@@ -26,7 +29,8 @@ struct MetricsEndpointTests {
     func metricsPort(_ server: Portecho) async throws -> Int {
         let marker = "metrics on 127.0.0.1:"
         guard try await server.stderrContains(marker),
-              let range = server.stderr.text.range(of: marker) else {
+            let range = server.stderr.text.range(of: marker)
+        else {
             throw TestFailure("no \"\(marker)PORT\" on stderr: \(server.stderr.text)")
         }
         let digits = server.stderr.text[range.upperBound...].prefix { $0.isNumber }
@@ -70,7 +74,8 @@ struct MetricsEndpointTests {
         #expect(queried.status == 200)
 
         // One http.client connection for every request: keep-alive, one local port throughout.
-        let session = try await HTTP.session(port: port, ["GET /metrics", "POST /metrics", "HEAD /metrics", "GET /nothing", "GET /metrics"])
+        let session = try await HTTP.session(
+            port: port, ["GET /metrics", "POST /metrics", "HEAD /metrics", "GET /nothing", "GET /metrics"])
         #expect(session.map(\.status) == [200, 405, 200, 404, 200])
         #expect(session[1].allow == "GET, HEAD")
         #expect(session[2].body.isEmpty && session[2].contentType == scraped.contentType)
@@ -78,7 +83,12 @@ struct MetricsEndpointTests {
         #expect(session.allSatisfy { $0.connection == nil })
 
         if let curl = HTTP.curl {
-            let result = try await HTTP.run(curl, ["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code} %{content_type}", "http://127.0.0.1:\(port)/metrics"])
+            let result = try await HTTP.run(
+                curl,
+                [
+                    "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code} %{content_type}",
+                    "http://127.0.0.1:\(port)/metrics",
+                ])
             #expect(result == "200 text/plain; version=0.0.4; charset=utf-8")
         }
 
@@ -93,7 +103,8 @@ struct MetricsEndpointTests {
         defer { server.kill() }
 
         let pipelined = try TestClient("127.0.0.1", port)
-        try await pipelined.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        try await pipelined.send(
+            "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         let both = String(decoding: try await pipelined.readToEnd(), as: UTF8.self)
         let first = try #require(both.range(of: "HTTP/1.1 404 Not Found\r\n"), "\(both)")
         let second = try #require(both.range(of: "HTTP/1.1 200 OK\r\n"), "\(both)")
@@ -101,12 +112,14 @@ struct MetricsEndpointTests {
         #expect(both.contains("portecho_start_time_seconds"))
 
         let header = try TestClient("127.0.0.1", port)
-        try await header.send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Filler: \(String(repeating: "a", count: 16 * 1024))\r\n\r\n")
+        try await header.send(
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Filler: \(String(repeating: "a", count: 16 * 1024))\r\n\r\n")
         let refused = String(decoding: try await header.readToEnd(), as: UTF8.self)
         #expect(refused.hasPrefix("HTTP/1.1 400"), "\(refused.prefix(200))")
 
         let body = try TestClient("127.0.0.1", port)
-        try await body.send("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\n\r\n" + String(repeating: "b", count: 9000))
+        try await body.send(
+            "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\n\r\n" + String(repeating: "b", count: 9000))
         let tooLarge = String(decoding: try await body.readToEnd(), as: UTF8.self)
         #expect(tooLarge.hasPrefix("HTTP/1.1 413"), "\(tooLarge.prefix(200))")
         #expect(tooLarge.lowercased().contains("connection: close"))
@@ -114,12 +127,14 @@ struct MetricsEndpointTests {
         try await stop(server)
     }
 
-    @Test("A bad --metrics address exits 64 naming it, before listening", arguments: [
-        ("127.0.0.1:99999", "99999"),
-        ("::1:80", "[::1]:80"),
-        ("", "--metrics"),
-        ("localhost:http", "localhost:http"),
-    ])
+    @Test(
+        "A bad --metrics address exits 64 naming it, before listening",
+        arguments: [
+            ("127.0.0.1:99999", "99999"),
+            ("::1:80", "[::1]:80"),
+            ("", "--metrics"),
+            ("localhost:http", "localhost:http"),
+        ])
     func badAddress(address: String, named: String) async throws {
         let result = try await Portecho.run(["serve", "127.0.0.1:0", "--metrics", address])
         #expect(result.status == 64, "\(result.stderr)")
@@ -141,10 +156,16 @@ struct MetricsEndpointTests {
 /// Prometheus's text exposition format, as far as a scrape needs it checked.
 enum Exposition {
     /// `# HELP name text` or `# TYPE name type`.
-    static var comment: Regex<AnyRegexOutput> { try! Regex(#"# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped))"#) }
+    static var comment: Regex<AnyRegexOutput> {
+        try! Regex(
+            #"# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped))"#
+        )
+    }
     /// `name{label="value",…} value [timestamp]`, label values escaped.
     static var sample: Regex<AnyRegexOutput> {
-        try! Regex(#"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*"(,[a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*")*,?)?\})? ([^ ]+)( -?[0-9]+)?"#)
+        try! Regex(
+            #"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*"(,[a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*")*,?)?\})? ([^ ]+)( -?[0-9]+)?"#
+        )
     }
 
     /// The lines that are neither empty, a comment, nor a sample with a numeric value.
@@ -154,7 +175,7 @@ enum Exposition {
         if !body.isEmpty && !body.hasSuffix("\n") { problems.append("no final newline") }
         for line in body.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
             if line.isEmpty {
-                continue   // the format allows empty lines
+                continue  // the format allows empty lines
             } else if line.hasPrefix("#") {
                 if line.wholeMatch(of: comment) == nil { problems.append(String(line)) }
             } else if let match = line.wholeMatch(of: sample), let text = match.output[7].substring {
@@ -171,8 +192,9 @@ enum Exposition {
         let sample = sample
         return body.split(separator: "\n").compactMap { line in
             guard !line.hasPrefix("#"), let match = line.wholeMatch(of: sample),
-                  let name = match.output[1].substring, let text = match.output[7].substring,
-                  let value = value(text) else { return nil }
+                let name = match.output[1].substring, let text = match.output[7].substring,
+                let value = value(text)
+            else { return nil }
             return (String(name), value)
         }
     }
@@ -269,7 +291,8 @@ enum HTTP {
                 throw TestFailure("\(executable) \(arguments.last ?? "") killed after \(timeout) s")
             }
             guard process.terminationStatus == 0 else {
-                throw TestFailure("\(executable) exited \(process.terminationStatus): \(String(decoding: errors, as: UTF8.self))")
+                throw TestFailure(
+                    "\(executable) exited \(process.terminationStatus): \(String(decoding: errors, as: UTF8.self))")
             }
             return String(decoding: output, as: UTF8.self)
         }

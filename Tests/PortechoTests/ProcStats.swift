@@ -1,7 +1,8 @@
 import Foundation
 import StreamPortsTestSupport
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What Linux's /proc says about a process: open file descriptors, memory, CPU time.
@@ -20,7 +21,9 @@ struct ProcStats {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         func field(_ name: String) throws -> Int {
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
-                  let kib = Int(line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+                let kib = Int(
+                    line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first
+                        ?? "")
             else { throw TestFailure("no \(name) in /proc/\(pid)/status") }
             return kib
         }
@@ -85,6 +88,8 @@ func mib(_ kib: Int) -> String { String(format: "%.1f", Double(kib) / 1024) }
 
 /// Reads a positive integer from the environment (scale knobs of the fault tests), else `fallback`.
 func environmentInt(_ name: String, _ fallback: Int) -> Int {
-    guard let text = ProcessInfo.processInfo.environment[name], let value = Int(text), value > 0 else { return fallback }
+    guard let text = ProcessInfo.processInfo.environment[name], let value = Int(text), value > 0 else {
+        return fallback
+    }
     return value
 }

@@ -1,8 +1,9 @@
 import Foundation
 import StreamPortsTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `portecho serve` without an address listens on loopback only.

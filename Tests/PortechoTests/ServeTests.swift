@@ -1,8 +1,9 @@
 import Foundation
 import StreamPortsTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `portecho serve` end to end: a real process, real loopback sockets, exact bytes.
@@ -59,9 +60,9 @@ struct ServeTests {
         let line1: [UInt8] = [0x93, 0xFA, 0x96, 0x7B, 0x8C, 0xEA, 0x0D, 0x0A]
         let line2: [UInt8] = [0x95, 0x5C, 0x83, 0x5C, 0x0D, 0x0A]
         let line3: [UInt8] = [0xB6, 0xC5, 0x0D, 0x0A]
-        try await client.send(line1 + [0x95])          // 表 split after its lead byte
+        try await client.send(line1 + [0x95])  // 表 split after its lead byte
         try await Task.sleep(for: .milliseconds(50))
-        try await client.send(Array(line2[1..<5]))       // …ソ and CR; its LF comes next
+        try await client.send(Array(line2[1..<5]))  // …ソ and CR; its LF comes next
         try await Task.sleep(for: .milliseconds(50))
         try await client.send([0x0A] + line3)
         client.shutdownWrite()
@@ -76,7 +77,7 @@ struct ServeTests {
         let client = try TestClient("127.0.0.1", port)
         let text = "hé 😀\nline two\n"
         let bytes = text.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
-        try await client.send(Array(bytes[..<7]))       // "hé " and half of the high surrogate
+        try await client.send(Array(bytes[..<7]))  // "hé " and half of the high surrogate
         try await Task.sleep(for: .milliseconds(50))
         try await client.send(Array(bytes[7...]))
         #expect(try await client.read(bytes.count) == bytes)
@@ -115,7 +116,7 @@ struct ServeTests {
         try await other.send("before\n")
         #expect(try await other.read(7) == Array("before\n".utf8))
         let bad = try TestClient("127.0.0.1", port)
-        try await bad.send([0x6F, 0x6B, 0x0A, 0x61, 0xFF, 0x62, 0x0A])   // "ok\n" then a, FF at offset 4
+        try await bad.send([0x6F, 0x6B, 0x0A, 0x61, 0xFF, 0x62, 0x0A])  // "ok\n" then a, FF at offset 4
         #expect(try await bad.readToEnd() == Array("ok\n".utf8))
         try await other.send("after\n")
         #expect(try await other.read(6) == Array("after\n".utf8))
@@ -145,14 +146,17 @@ struct ServeTests {
         let silent = try TestClient("127.0.0.1", port)
         let talking = try TestClient("127.0.0.1", port)
         let start = ContinuousClock.now
-        async let silentClosedAfter: Duration? = try await silent.closedByPeer(timeout: 8) ? ContinuousClock.now - start : nil
+        async let silentClosedAfter: Duration? =
+            try await silent.closedByPeer(timeout: 8) ? ContinuousClock.now - start : nil
         for i in 0..<20 {
             try await talking.send("\(i % 10)\n")
             #expect(try await talking.read(2) == Array("\(i % 10)\n".utf8))
             try await Task.sleep(for: .milliseconds(100))
         }
         let closedAfter = try await silentClosedAfter
-        #expect(closedAfter.map { $0 >= .milliseconds(1100) && $0 < .seconds(8) } == true, "closed after \(String(describing: closedAfter))")
+        #expect(
+            closedAfter.map { $0 >= .milliseconds(1100) && $0 < .seconds(8) } == true,
+            "closed after \(String(describing: closedAfter))")
         try await talking.send("still\n")
         #expect(try await talking.read(6) == Array("still\n".utf8))
         try await stop(server)
@@ -193,7 +197,7 @@ struct ServeTests {
         defer { server.kill() }
         let client = try TestClient("127.0.0.1", port)
         let line = String(repeating: "0123456789", count: 10) + "\n"
-        let payload = Array(String(repeating: line, count: 200_000).utf8)   // 20 MB: fills every buffer
+        let payload = Array(String(repeating: line, count: 200_000).utf8)  // 20 MB: fills every buffer
         let accepted = try await client.sendWhileAccepted(payload, seconds: 1)
         #expect(accepted > 0 && accepted < payload.count)
         server.send(signal: SIGTERM)
@@ -208,11 +212,14 @@ struct ServeTests {
     /// Line `i` of a stream of numbered 64-byte lines.
     static func numberedLine(_ i: Int) -> [UInt8] {
         let digits = String(i)
-        return Array(("line " + String(repeating: "0", count: max(0, 10 - digits.count)) + digits
-            + String(repeating: ".", count: 48) + "\n").utf8)
+        return Array(
+            ("line " + String(repeating: "0", count: max(0, 10 - digits.count)) + digits
+                + String(repeating: ".", count: 48) + "\n").utf8)
     }
 
-    @Test("SIGTERM: a client that goes on sending for seconds still gets every echo, whole lines, then a FIN, not a reset")
+    @Test(
+        "SIGTERM: a client that goes on sending for seconds still gets every echo, whole lines, then a FIN, not a reset"
+    )
     func sigtermWhileTheClientKeepsSending() async throws {
         let (server, port) = try await serve(["127.0.0.1:0", "--eol", "lf", "--grace", "10"])
         defer { server.kill() }
@@ -229,7 +236,13 @@ struct ServeTests {
                     var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                     if poll(&pfd, 1, 50) <= 0 { continue }
                     let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-                    if n > 0 { bytes += chunk[0..<n]; usleep(20_000) } else if n == 0 { return (bytes, false) } else if errno == ECONNRESET { return (bytes, true) }
+                    if n > 0 {
+                        bytes += chunk[0..<n]; usleep(20_000)
+                    } else if n == 0 {
+                        return (bytes, false)
+                    } else if errno == ECONNRESET {
+                        return (bytes, true)
+                    }
                 }
                 throw TestFailure("no end of stream after 30 s (\(bytes.count) bytes)")
             }
@@ -243,11 +256,17 @@ struct ServeTests {
                 let end = ContinuousClock.now + .seconds(3.5)
                 while ContinuousClock.now < end {
                     if pending.isEmpty { pending = ServeTests.numberedLine(i); i += 1 }
-                    let n = pending.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-                    if n > 0 { pending.removeFirst(n) } else if errno == EAGAIN || errno == EWOULDBLOCK {
+                    let n = pending.withUnsafeBytes {
+                        send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                    }
+                    if n > 0 {
+                        pending.removeFirst(n)
+                    } else if errno == EAGAIN || errno == EWOULDBLOCK {
                         var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
                         _ = poll(&pfd, 1, 10)
-                    } else { break }
+                    } else {
+                        break
+                    }
                 }
                 return i
             }
@@ -255,7 +274,7 @@ struct ServeTests {
         try await Task.sleep(for: .milliseconds(500))
         server.send(signal: SIGTERM)
         let linesStarted = try await sender.value
-        client.shutdownWrite()   // the client is done at last
+        client.shutdownWrite()  // the client is done at last
         let (echoed, reset) = try await reader.value
         #expect(!reset, "the server reset the connection: echoes in flight were lost")
         #expect(echoed.count % 64 == 0, "echoes end mid-line: \(echoed.count) bytes")
@@ -313,7 +332,8 @@ struct ServeTests {
         defer { server.kill() }
         let second = try await Portecho.run(["serve", "127.0.0.1:\(port)"])
         #expect(second.status == 1)
-        #expect(second.stderr.contains("127.0.0.1:\(port)") && second.stderr.contains("in use"), "stderr: \(second.stderr)")
+        #expect(
+            second.stderr.contains("127.0.0.1:\(port)") && second.stderr.contains("in use"), "stderr: \(second.stderr)")
         #expect(second.stdout.isEmpty)
         try await stop(server)
     }

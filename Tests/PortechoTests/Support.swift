@@ -2,12 +2,13 @@ import Foundation
 import StreamPortsTestSupport
 import Synchronization
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // End-to-end helpers: the built `portecho` binary run with Foundation's Process (as
@@ -19,11 +20,12 @@ import Darwin
 /// The `portecho` product: `$PORTECHO_BIN`, else next to the test bundle in `.build/debug`.
 let portechoURL: URL = {
     if let path = ProcessInfo.processInfo.environment["PORTECHO_BIN"] { return URL(fileURLWithPath: path) }
-    let candidates = [
-        Bundle.main.bundleURL,
-        Bundle.main.executableURL ?? Bundle.main.bundleURL,
-        URL(fileURLWithPath: CommandLine.arguments[0]),
-    ] + Bundle.allBundles.map(\.bundleURL)
+    let candidates =
+        [
+            Bundle.main.bundleURL,
+            Bundle.main.executableURL ?? Bundle.main.bundleURL,
+            URL(fileURLWithPath: CommandLine.arguments[0]),
+        ] + Bundle.allBundles.map(\.bundleURL)
     for url in candidates where url.pathExtension == "xctest" || url.path.contains(".xctest") {
         var dir = url
         while dir.path != "/" && !dir.lastPathComponent.hasSuffix(".xctest") { dir.deleteLastPathComponent() }
@@ -112,7 +114,9 @@ final class Portecho: @unchecked Sendable {
                 if stdout.isEnded && !process.isRunning { break }
                 usleep(5_000)
             }
-            throw TestFailure("no first line from portecho \(arguments) within \(timeout) s; stdout: \(stdout.text); stderr: \(stderr.text)")
+            throw TestFailure(
+                "no first line from portecho \(arguments) within \(timeout) s; stdout: \(stdout.text); stderr: \(stderr.text)"
+            )
         }
     }
 
@@ -158,7 +162,9 @@ final class Portecho: @unchecked Sendable {
     }
 
     /// Runs `portecho arguments` to completion.
-    static func run(_ arguments: [String], input: String? = nil, timeout: Double = 20) async throws -> (status: Int32, stdout: String, stderr: String) {
+    static func run(
+        _ arguments: [String], input: String? = nil, timeout: Double = 20
+    ) async throws -> (status: Int32, stdout: String, stderr: String) {
         let command = try Portecho(arguments)
         command.finishInput(input ?? "")
         let status = try await command.exitStatus(timeout: timeout)

@@ -1,7 +1,8 @@
 import Foundation
 import StreamPortsTestSupport
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Many non-blocking loopback clients of one server, driven with poll(2) on a Dispatch thread
@@ -53,7 +54,9 @@ final class Swarm: @unchecked Sendable {
         }
         let deadline = Date().addingTimeInterval(timeout)
         while !pending.isEmpty {
-            guard Date() < deadline else { throw TestFailure("\(pending.count) connects still pending after \(timeout) s") }
+            guard Date() < deadline else {
+                throw TestFailure("\(pending.count) connects still pending after \(timeout) s")
+            }
             _ = poll(&pending, nfds_t(pending.count), 100)
             var still: [pollfd] = []
             for p in pending {
@@ -74,7 +77,9 @@ final class Swarm: @unchecked Sendable {
             for i in indices ?? Array(fds.indices) {
                 let payload = bytes(i)
                 let n = payload.withUnsafeBytes { Glibc.send(fds[i], $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                guard n == payload.count else { throw TestFailure("send on connection \(i): \(n) of \(payload.count) bytes, errno \(errno)") }
+                guard n == payload.count else {
+                    throw TestFailure("send on connection \(i): \(n) of \(payload.count) bytes, errno \(errno)")
+                }
             }
         }
     }
@@ -82,7 +87,9 @@ final class Swarm: @unchecked Sendable {
     /// Reads until every connection in `indices` (default: all) has received exactly
     /// `expected(i)` (anything else is a failure, at once), within `timeout` seconds. Returns
     /// the connections that did before the deadline, in order.
-    func receive(_ indices: [Int]? = nil, timeout: Double = 30, _ expected: @escaping @Sendable (Int) -> [UInt8]) async throws -> [Int] {
+    func receive(
+        _ indices: [Int]? = nil, timeout: Double = 30, _ expected: @escaping @Sendable (Int) -> [UInt8]
+    ) async throws -> [Int] {
         try await offPool { [self] in
             var got = [Int: [UInt8]]()
             var waiting = Dictionary(uniqueKeysWithValues: (indices ?? Array(fds.indices)).map { ($0, expected($0)) })
@@ -99,12 +106,16 @@ final class Swarm: @unchecked Sendable {
                     let n = chunk.withUnsafeMutableBytes { recv(p.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
                     if n <= 0 {
                         if n < 0 && (errno == EAGAIN || errno == EINTR) { continue }
-                        throw TestFailure("connection \(i) ended (recv \(n), errno \(errno)) after \(got[i, default: []].count) bytes")
+                        throw TestFailure(
+                            "connection \(i) ended (recv \(n), errno \(errno)) after \(got[i, default: []].count) bytes"
+                        )
                     }
                     got[i, default: []] += chunk[0..<n]
                     let want = waiting[i]!
                     if got[i]!.count >= want.count {
-                        guard got[i]! == want else { throw TestFailure("connection \(i) got \(preview(got[i]!)), expected \(preview(want))") }
+                        guard got[i]! == want else {
+                            throw TestFailure("connection \(i) got \(preview(got[i]!)), expected \(preview(want))")
+                        }
                         waiting[i] = nil
                         done.append(i)
                     }

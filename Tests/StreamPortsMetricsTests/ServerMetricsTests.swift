@@ -3,6 +3,7 @@ import Metrics
 import MetricsTestKit
 import Synchronization
 import Testing
+
 @testable import StreamPorts
 
 /// A swift-metrics backend for this test process (bootstrapping is once per process).
@@ -46,7 +47,8 @@ struct ServerMetricsTests {
         let lines = (0..<100).map { "line \($0) 日本" }
         let bytesPerClient = lines.reduce(0) { $0 + $1.utf8.count + 1 }
         for _ in 0..<3 {
-            let client = try await tcpClientStream("127.0.0.1:\(server.localPort)", transcoder: Transcoder(eolStyle: .lf))
+            let client = try await tcpClientStream(
+                "127.0.0.1:\(server.localPort)", transcoder: Transcoder(eolStyle: .lf))
             for line in lines { try client.showln(line) }
             try await client.closeWriter()
             #expect(try await client.readLines() == lines)
@@ -54,15 +56,24 @@ struct ServerMetricsTests {
         }
         let dims = [("server", server.localEndpoint)]
         // The server closes each connection just after its client: wait for the third.
-        for _ in 0..<200 where testMetrics.counterTotal(label: "streamports_connections_closed_total", dimensions: dims + [("reason", "eof")]) < 3 {
+        for _ in 0..<200
+        where testMetrics.counterTotal(
+            label: "streamports_connections_closed_total", dimensions: dims + [("reason", "eof")]) < 3
+        {
             try await Task.sleep(for: .milliseconds(10))
         }
         #expect(testMetrics.counterTotal(label: "streamports_connections_accepted_total", dimensions: dims) == 3)
-        #expect(testMetrics.counterTotal(label: "streamports_connections_closed_total", dimensions: dims + [("reason", "eof")]) == 3)
+        #expect(
+            testMetrics.counterTotal(
+                label: "streamports_connections_closed_total", dimensions: dims + [("reason", "eof")]) == 3)
         #expect(testMetrics.counterTotal(label: "streamports_lines_in_total", dimensions: dims) == 300)
         #expect(testMetrics.counterTotal(label: "streamports_lines_out_total", dimensions: dims) == 300)
-        #expect(testMetrics.counterTotal(label: "streamports_bytes_in_total", dimensions: dims) == Int64(3 * bytesPerClient))
-        #expect(testMetrics.counterTotal(label: "streamports_bytes_out_total", dimensions: dims) == Int64(3 * bytesPerClient))
+        #expect(
+            testMetrics.counterTotal(label: "streamports_bytes_in_total", dimensions: dims) == Int64(3 * bytesPerClient)
+        )
+        #expect(
+            testMetrics.counterTotal(label: "streamports_bytes_out_total", dimensions: dims)
+                == Int64(3 * bytesPerClient))
         #expect(try testMetrics.expectMeter("streamports_connections_active", dims).values.last == 0)
         #expect(try testMetrics.expectTimer("streamports_connection_duration_seconds", dims).values.count == 3)
         serving.cancel()
@@ -84,11 +95,18 @@ struct ServerMetricsTests {
         do { end = try await client.readLine() } catch { end = nil }
         #expect(end == nil)
         let dims = [("server", server.localEndpoint)]
-        for _ in 0..<200 where testMetrics.counterTotal(label: "streamports_connections_closed_total", dimensions: dims + [("reason", "lineTooLong")]) < 1 {
+        for _ in 0..<200
+        where testMetrics.counterTotal(
+            label: "streamports_connections_closed_total", dimensions: dims + [("reason", "lineTooLong")]) < 1
+        {
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(testMetrics.counterTotal(label: "streamports_errors_total", dimensions: dims + [("code", "lineTooLong")]) == 1)
-        #expect(testMetrics.counterTotal(label: "streamports_connections_closed_total", dimensions: dims + [("reason", "lineTooLong")]) == 1)
+        #expect(
+            testMetrics.counterTotal(label: "streamports_errors_total", dimensions: dims + [("code", "lineTooLong")])
+                == 1)
+        #expect(
+            testMetrics.counterTotal(
+                label: "streamports_connections_closed_total", dimensions: dims + [("reason", "lineTooLong")]) == 1)
         await client.abort()
         serving.cancel()
         try await serving.value

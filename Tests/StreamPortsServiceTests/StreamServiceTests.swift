@@ -1,9 +1,9 @@
 import Logging
 import ServiceLifecycle
-import Synchronization
-import Testing
 import StreamPorts
 import StreamPortsService
+import Synchronization
+import Testing
 
 /// A value behind a lock that closures can share.
 final class Locked<Value: Sendable>: Sendable {
@@ -43,7 +43,7 @@ struct StreamServiceTests {
         #expect(try await idle.readLine() == "hello")
         for i in 0..<8 { try busy.showln("line \(i)") }
         try await busy.flushWriter()
-        try await Task.sleep(for: .milliseconds(150))   // the lines have arrived
+        try await Task.sleep(for: .milliseconds(150))  // the lines have arrived
         let shutdownStart = ContinuousClock.now
         await group.triggerGracefulShutdown()
 
@@ -92,7 +92,7 @@ struct StreamServiceTests {
         await group.triggerGracefulShutdown()
         try await running.value
         let took = ContinuousClock.now - start
-        #expect(took >= .milliseconds(450) && took < .seconds(10))   // far below the handler's 30 s
+        #expect(took >= .milliseconds(450) && took < .seconds(10))  // far below the handler's 30 s
         #expect(cancelled.withLock { $0 })
         // The connection was reset (or closed): the client sees its end.
         let end: String?

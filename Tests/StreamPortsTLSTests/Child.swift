@@ -1,8 +1,9 @@
 import Dispatch
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A child process (portecho, openssl, python3) with its output collected as it comes; killed
@@ -34,7 +35,8 @@ final class Child: @unchecked Sendable {
     static func resolve(_ name: String) -> String {
         if name.hasPrefix("/") { return name }
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
-        for dir in ["/usr/bin", "/usr/local/bin"] + path where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+        for dir in ["/usr/bin", "/usr/local/bin"] + path
+        where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
             return "\(dir)/\(name)"
         }
         return "/usr/bin/\(name)"
@@ -48,7 +50,11 @@ final class Child: @unchecked Sendable {
     private static func collect(_ pipe: Pipe, into sink: Sink) {
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil } else { sink.bytes.withLock { $0.append(contentsOf: data) } }
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+            } else {
+                sink.bytes.withLock { $0.append(contentsOf: data) }
+            }
         }
     }
 
@@ -65,11 +71,15 @@ final class Child: @unchecked Sendable {
     func closeInput() { try? input.fileHandleForWriting.close() }
 
     /// Waits until `condition` holds for (stdout, stderr), at most `timeout` seconds.
-    func wait(for what: String, timeout: Double = 20, _ condition: @escaping @Sendable (String, String) -> Bool) async throws {
+    func wait(
+        for what: String, timeout: Double = 20, _ condition: @escaping @Sendable (String, String) -> Bool
+    ) async throws {
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         while !condition(stdout, stderr) {
             if ContinuousClock.now > deadline {
-                throw TestFailure("\(arguments.joined(separator: " ")): no \(what) within \(timeout) s\nstdout: \(stdout)\nstderr: \(stderr)")
+                throw TestFailure(
+                    "\(arguments.joined(separator: " ")): no \(what) within \(timeout) s\nstdout: \(stdout)\nstderr: \(stderr)"
+                )
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -81,11 +91,13 @@ final class Child: @unchecked Sendable {
         while process.isRunning {
             if ContinuousClock.now > deadline {
                 kill()
-                throw TestFailure("\(arguments.joined(separator: " ")) did not exit within \(timeout) s\nstdout: \(stdout)\nstderr: \(stderr)")
+                throw TestFailure(
+                    "\(arguments.joined(separator: " ")) did not exit within \(timeout) s\nstdout: \(stdout)\nstderr: \(stderr)"
+                )
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        try await Task.sleep(for: .milliseconds(50))   // the last output
+        try await Task.sleep(for: .milliseconds(50))  // the last output
         return process.terminationStatus
     }
 }
@@ -93,7 +105,7 @@ final class Child: @unchecked Sendable {
 /// The `portecho` product: `$PORTECHO_BIN`, else `.build/debug/portecho` from this file.
 let portechoPath: String = {
     if let path = ProcessInfo.processInfo.environment["PORTECHO_BIN"] { return path }
-    let here = URL(fileURLWithPath: #filePath)   // Tests/StreamPortsTLSTests/Child.swift
+    let here = URL(fileURLWithPath: #filePath)  // Tests/StreamPortsTLSTests/Child.swift
     let root = here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     for candidate in [".build/debug/portecho", ".build/release/portecho"] {
         let path = root.appendingPathComponent(candidate).path

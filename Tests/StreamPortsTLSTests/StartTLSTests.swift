@@ -108,7 +108,7 @@ final class MiniSMTP: Sendable {
         defer { Task { await smtp.stop() } }
         let c = try await tcpClientStream("127.0.0.1:\(smtp.port)", transcoder: Transcoder(eolStyle: .crlf))
         #expect(try await c.readLine() == "220 mini.example ESMTP")
-        try c.write("STARTTLS\nRCPT TO:<victim@example>\n")   // one segment
+        try c.write("STARTTLS\nRCPT TO:<victim@example>\n")  // one segment
         try await c.flushWriter()
         #expect(try await c.readLine() == "220 ready to start TLS")
         #expect(try await c.readLine() == "554 5.5.1 pipelined commands after STARTTLS refused")
@@ -126,7 +126,7 @@ final class MiniSMTP: Sendable {
         defer { Task { await plain.close() } }
         let evil = Task {
             guard let s = await plain.read() else { return }
-            try? s.write("220 ready\n250 injected response\n")   // each \n goes out as CRLF
+            try? s.write("220 ready\n250 injected response\n")  // each \n goes out as CRLF
             try? await s.flushWriter()
             _ = try? await s.readAllBytes()
         }
@@ -139,7 +139,7 @@ final class MiniSMTP: Sendable {
         #expect(error?.message.contains("refusing to upgrade") == true)
         #expect(c.tls == nil)
         let after = try await c.readLine()
-        #expect(after == "250 injected response", "\(String(describing: after))")   // the stream is unchanged
+        #expect(after == "250 injected response", "\(String(describing: after))")  // the stream is unchanged
         await c.abort()
         evil.cancel()
     }
@@ -161,7 +161,8 @@ final class MiniSMTP: Sendable {
 
     var mutualServer: TLSContext {
         get throws {
-            try TLSContext.server(certificateChain: pki.cert("server"), privateKey: pki.key("server"), clientCA: pki.cert("ca"))
+            try TLSContext.server(
+                certificateChain: pki.cert("server"), privateKey: pki.key("server"), clientCA: pki.cert("ca"))
         }
     }
 
@@ -190,7 +191,10 @@ final class MiniSMTP: Sendable {
             let serving = Task {
                 while let c = await server.read() {
                     accepted.withLock { $0.append(c.tls?.peerCertificateSubject) }
-                    Task { _ = try? await callWithStream(c) { s in while let l = try await s.readLine() { try s.showln(l) } } }
+                    Task {
+                        _ = try? await callWithStream(c) { s in while let l = try await s.readLine() { try s.showln(l) }
+                        }
+                    }
                 }
             }
             defer { serving.cancel() }
@@ -199,12 +203,16 @@ final class MiniSMTP: Sendable {
             #expect(none?.code == .tlsHandshakeFailed, "\(String(describing: none))")
             #expect(none?.message.contains("requires a client certificate") == true, "\(String(describing: none))")
 
-            let other = try TLSContext.client(trustRoots: pki.cert("ca"), certificateChain: pki.cert("other-client"), privateKey: pki.key("other-client"))
+            let other = try TLSContext.client(
+                trustRoots: pki.cert("ca"), certificateChain: pki.cert("other-client"),
+                privateKey: pki.key("other-client"))
             let stranger = await attempt(server, other)
             #expect(stranger?.code == .tlsHandshakeFailed, "\(String(describing: stranger))")
-            #expect(stranger?.message.contains("does not trust our certificate") == true, "\(String(describing: stranger))")
+            #expect(
+                stranger?.message.contains("does not trust our certificate") == true, "\(String(describing: stranger))")
 
-            let right = try TLSContext.client(trustRoots: pki.cert("ca"), certificateChain: pki.cert("client"), privateKey: pki.key("client"))
+            let right = try TLSContext.client(
+                trustRoots: pki.cert("ca"), certificateChain: pki.cert("client"), privateKey: pki.key("client"))
             let c = try await tcpClientStream(loopback(server), tls: right)
             try c.showln("mutual")
             #expect(try await c.readLine() == "mutual")
@@ -214,7 +222,10 @@ final class MiniSMTP: Sendable {
             for _ in 0..<200 where server.tlsHandshakeFailures < 2 { try await Task.sleep(for: .milliseconds(10)) }
             #expect(server.tlsHandshakeFailures == 2)
             #expect(log.text.contains("sent no certificate"), "\(log.text)")
-            #expect(log.text.contains("(O=Elsewhere, CN=stranger) is not trusted: untrusted issuer O=StreamPorts Tests, CN=Some Other CA"), "\(log.text)")
+            #expect(
+                log.text.contains(
+                    "(O=Elsewhere, CN=stranger) is not trusted: untrusted issuer O=StreamPorts Tests, CN=Some Other CA"),
+                "\(log.text)")
         }
     }
 }

@@ -8,7 +8,8 @@ import Testing
 /// The server context every test server uses unless it needs another.
 let serverTLS: TLSContext = {
     let pki = TestPKI.shared
-    return try! TLSContext.server(certificateChain: pki.cert("server"), privateKey: pki.key("server"), handshakeTimeout: .seconds(2))
+    return try! TLSContext.server(
+        certificateChain: pki.cert("server"), privateKey: pki.key("server"), handshakeTimeout: .seconds(2))
 }()
 
 /// A client context trusting the test CA.

@@ -5,12 +5,14 @@ import Testing
 /// Contexts whose close timeout (30 s) is far above what a working close takes: a test that
 /// finishes well under it shows that closing did not wait for the timeout, even on a loaded machine.
 let patientServer = try! TLSContext.server(
-    certificateChain: TestPKI.shared.cert("server"), privateKey: TestPKI.shared.key("server"), closeTimeout: .seconds(30))
+    certificateChain: TestPKI.shared.cert("server"), privateKey: TestPKI.shared.key("server"),
+    closeTimeout: .seconds(30))
 let patientClient = try! TLSContext.client(trustRoots: TestPKI.shared.cert("ca"), closeTimeout: .seconds(30))
 
 @Suite("TLS echo") struct TLSEchoTests {
-    @Test("a line echoes over TLS 1.3 on 127.0.0.1 and ::1; tls is set on both sides; close sends close_notify",
-          arguments: ["127.0.0.1:0", "[::1]:0"])
+    @Test(
+        "a line echoes over TLS 1.3 on 127.0.0.1 and ::1; tls is set on both sides; close sends close_notify",
+        arguments: ["127.0.0.1:0", "[::1]:0"])
     func echo(address: String) async throws {
         try await withTLSServer(address, tls: patientServer) { server in
             let accepted = Task { await server.read() }
@@ -28,7 +30,9 @@ let patientClient = try! TLSContext.client(trustRoots: TestPKI.shared.cert("ca")
             #expect(try await client.readLine() == "back")
             #expect(client.tlsInputEnding == nil)
             let start = ContinuousClock.now
-            let closing = Task { try await client.close(); return ContinuousClock.now - start }
+            let closing = Task {
+                try await client.close(); return ContinuousClock.now - start
+            }
             #expect(try await serverSide.readLine() == nil)
             let eof = ContinuousClock.now - start
             #expect(serverSide.tlsInputEnding == .closeNotify)
@@ -36,8 +40,9 @@ let patientClient = try! TLSContext.client(trustRoots: TestPKI.shared.cert("ca")
             let serverClosed = ContinuousClock.now - start
             let clientClosed = try await closing.value
             // Both close_notify were exchanged: no wait for the close timeout.
-            #expect(clientClosed < .seconds(10) && serverClosed < .seconds(10),
-                    "EOF after \(eof), server closed after \(serverClosed), client after \(clientClosed)")
+            #expect(
+                clientClosed < .seconds(10) && serverClosed < .seconds(10),
+                "EOF after \(eof), server closed after \(serverClosed), client after \(clientClosed)")
         }
     }
 
@@ -93,7 +98,9 @@ let patientClient = try! TLSContext.client(trustRoots: TestPKI.shared.cert("ca")
                             try await client.flushWriter()
                         }
                         var bad = 0
-                        for i in 0..<1000 where try await client.readLine() != "client \(n) line \(i) ✓ ünïcödé" { bad += 1 }
+                        for i in 0..<1000 where try await client.readLine() != "client \(n) line \(i) ✓ ünïcödé" {
+                            bad += 1
+                        }
                         try await writer.value
                         try await client.close()
                         return bad
@@ -135,7 +142,7 @@ let patientClient = try! TLSContext.client(trustRoots: TestPKI.shared.cert("ca")
             _ = Task { try? await client.flushWriter() }
             let start = ContinuousClock.now
             await client.abort()
-            #expect(ContinuousClock.now - start < .seconds(10))   // not the 30 s of a TLS shutdown
+            #expect(ContinuousClock.now - start < .seconds(10))  // not the 30 s of a TLS shutdown
             serverSide.readTimeout = .seconds(10)
             do {
                 _ = try await serverSide.readAllBytes()

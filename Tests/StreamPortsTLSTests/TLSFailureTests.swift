@@ -37,7 +37,9 @@ func expectServed(_ server: ServerStream, sourceLocation: SourceLocation = #_sou
             let error = await expectError(.tlsHandshakeFailed) {
                 _ = try await tcpClientStream("localhost:\(server.localPort)", tls: clientTLS)
             }
-            #expect(error?.message.contains("untrusted issuer O=StreamPorts Tests, CN=Some Other CA") == true, "\(error?.message ?? "")")
+            #expect(
+                error?.message.contains("untrusted issuer O=StreamPorts Tests, CN=Some Other CA") == true,
+                "\(error?.message ?? "")")
             #expect(error?.message.contains("CERTIFICATE_VERIFY_FAILED") == true)
         }
     }
@@ -54,8 +56,9 @@ func expectServed(_ server: ServerStream, sourceLocation: SourceLocation = #_sou
         }
     }
 
-    @Test("a certificate for another name, by name and by IP: tlsHandshakeFailed saying name mismatch",
-          arguments: ["localhost", "127.0.0.1"])
+    @Test(
+        "a certificate for another name, by name and by IP: tlsHandshakeFailed saying name mismatch",
+        arguments: ["localhost", "127.0.0.1"])
     func wrongName(host: String) async throws {
         try await withTLSServer(tls: try serverWith("wrong-name")) { server in
             let echo = startEcho(server)
@@ -76,7 +79,9 @@ func expectServed(_ server: ServerStream, sourceLocation: SourceLocation = #_sou
             let error = await expectError(.tlsHandshakeFailed) {
                 _ = try await tcpClientStream("localhost:\(server.localPort)", tls: clientTLS)
             }
-            #expect(error?.message.contains("name mismatch: localhost is not a DNS name of the peer's certificate") == true, "\(error?.message ?? "")")
+            #expect(
+                error?.message.contains("name mismatch: localhost is not a DNS name of the peer's certificate") == true,
+                "\(error?.message ?? "")")
             // By IP, the IP name is what is verified.
             let byIP = try await tcpClientStream("127.0.0.1:\(server.localPort)", tls: clientTLS)
             try byIP.showln("by IP")
@@ -122,12 +127,14 @@ func expectServed(_ server: ServerStream, sourceLocation: SourceLocation = #_sou
         }
     }
 
-    @Test("a client that connects and never handshakes is closed after the handshake timeout; others are served meanwhile")
+    @Test(
+        "a client that connects and never handshakes is closed after the handshake timeout; others are served meanwhile"
+    )
     func silentClient() async throws {
-        try await withTLSServer { server in   // serverTLS: 2 s handshake timeout
+        try await withTLSServer { server in  // serverTLS: 2 s handshake timeout
             let echo = startEcho(server)
             defer { echo.cancel() }
-            let start = ContinuousClock.now   // before the server can accept: its timer starts later
+            let start = ContinuousClock.now  // before the server can accept: its timer starts later
             let silent = try await tcpClientStream(loopback(server))
             let closed = Task { await timeUntilClosed(silent).map { _ in ContinuousClock.now - start } }
             try await expectServed(server)
@@ -158,13 +165,14 @@ func expectServed(_ server: ServerStream, sourceLocation: SourceLocation = #_sou
         defer { Task { await rude.close() } }
         let closer = Task {
             guard let c = await rude.read() else { return }
-            _ = try? await c.readBytes(5)   // the start of the ClientHello
+            _ = try? await c.readBytes(5)  // the start of the ClientHello
             try? await c.close()
         }
         let error = await expectError(.tlsHandshakeFailed) {
             _ = try await tcpClientStream("127.0.0.1:\(rude.localPort)", tls: clientTLS)
         }
-        #expect(error?.message.contains("closed the connection during the handshake") == true, "\(error?.message ?? "")")
+        #expect(
+            error?.message.contains("closed the connection during the handshake") == true, "\(error?.message ?? "")")
         await closer.value
     }
 
@@ -217,7 +225,9 @@ func expectServed(_ server: ServerStream, sourceLocation: SourceLocation = #_sou
             #expect(server.tlsHandshakeFailures == 20)
             let logged = log.lines.withLock { $0.filter { $0.contains("TLS handshake with") } }
             #expect(logged.count == 5, "\(logged)")
-            #expect(logged.allSatisfy { $0.contains("plaintext HTTP request") || $0.contains("does not speak TLS") }, "\(logged)")
+            #expect(
+                logged.allSatisfy { $0.contains("plaintext HTTP request") || $0.contains("does not speak TLS") },
+                "\(logged)")
         }
     }
 }

@@ -18,7 +18,9 @@ public struct DecodeFailure: Equatable, Sendable, CustomStringConvertible {
     /// The failure `error` reports.
     /// - Throws: ``DecodeViolation`` unless `error` is a decoding error with an offset.
     public init(_ error: TranscoderError) throws(DecodeViolation) {
-        guard error.code == .decoding else { throw DecodeViolation("a decoding error has code \(error.code): \(error)") }
+        guard error.code == .decoding else {
+            throw DecodeViolation("a decoding error has code \(error.code): \(error)")
+        }
         guard let offset = error.byteOffset else { throw DecodeViolation("a decoding error has no offset: \(error)") }
         self.init(offset: offset, bytes: error.bytes)
     }
@@ -91,7 +93,9 @@ public func streamDecode(_ transcoder: Transcoder, _ pieces: [[UInt8]]) throws -
                 }
                 rest = rest.dropFirst(used)
                 attempts += 1
-                guard attempts <= piece.count + 4 else { throw DecodeViolation("the decoder makes no progress through \(hex(piece))") }
+                guard attempts <= piece.count + 4 else {
+                    throw DecodeViolation("the decoder makes no progress through \(hex(piece))")
+                }
             }
         }
         total += piece.count
@@ -107,7 +111,9 @@ public func streamDecode(_ transcoder: Transcoder, _ pieces: [[UInt8]]) throws -
             guard attempts <= 64 else { throw DecodeViolation("finish keeps throwing") }
         }
     }
-    guard decoder.bytesAccepted == total else { throw DecodeViolation("bytesAccepted \(decoder.bytesAccepted) after \(total) bytes") }
+    guard decoder.bytesAccepted == total else {
+        throw DecodeViolation("bytesAccepted \(decoder.bytesAccepted) after \(total) bytes")
+    }
     return DecodeOutcome(text: text, errors: errors)
 }
 
@@ -131,22 +137,32 @@ public func scalarDecode(_ transcoder: Transcoder, _ pieces: [[UInt8]]) throws -
         while true {
             let (consumed, error) = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: rest.count) { stack in
                 _ = stack.initialize(from: rest)
-                return decoder.decode(UnsafeRawBufferPointer(stack), streamOffset: streamOffset, final: final, scalars: &decoded, offsets: &offsets)
+                return decoder.decode(
+                    UnsafeRawBufferPointer(stack), streamOffset: streamOffset, final: final, scalars: &decoded,
+                    offsets: &offsets)
             }
-            guard consumed >= 0 && consumed <= rest.count else { throw DecodeViolation("ScalarDecoder consumed \(consumed) of \(rest.count)") }
+            guard consumed >= 0 && consumed <= rest.count else {
+                throw DecodeViolation("ScalarDecoder consumed \(consumed) of \(rest.count)")
+            }
             streamOffset += consumed
             rest = rest.dropFirst(consumed)
             guard let error else {
-                guard rest.isEmpty else { throw DecodeViolation("ScalarDecoder left \(rest.count) bytes without an error") }
+                guard rest.isEmpty else {
+                    throw DecodeViolation("ScalarDecoder left \(rest.count) bytes without an error")
+                }
                 break
             }
             errors.append(try DecodeFailure(error))
             if rest.isEmpty && !final { break }
             attempts += 1
-            guard attempts <= piece.count + 64 else { throw DecodeViolation("ScalarDecoder makes no progress through \(hex(piece))") }
+            guard attempts <= piece.count + 64 else {
+                throw DecodeViolation("ScalarDecoder makes no progress through \(hex(piece))")
+            }
         }
     }
-    guard offsets.count == decoded.count else { throw DecodeViolation("\(offsets.count) offsets for \(decoded.count) scalars") }
+    guard offsets.count == decoded.count else {
+        throw DecodeViolation("\(offsets.count) offsets for \(decoded.count) scalars")
+    }
     guard offsets == offsets.sorted() else { throw DecodeViolation("scalar offsets out of order: \(offsets)") }
     guard offsets.allSatisfy({ $0 >= 0 && $0 < max(1, streamOffset) }) else {
         throw DecodeViolation("scalar offsets \(offsets) outside 0..<\(streamOffset)")

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // The raw POSIX sockets of the tests, in one place: clients (``TestClient``, and the swarms of
@@ -54,7 +54,9 @@ public enum RawSocket {
         _ host: String, _ port: Int, nonBlocking: Bool = false, receiveBuffer: Int32? = nil, timeout: Double? = nil
     ) throws -> (fd: Int32, inProgress: Bool) {
         let address = try RawAddress(host, port)
-        let flags = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | (nonBlocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
+        let flags =
+            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+            | (nonBlocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
         let fd = socket(address.family, flags, 0)
         guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
         if var size = receiveBuffer {
@@ -98,7 +100,9 @@ public final class RawListener: Sendable {
         }
         var bound = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
         // sin_port and sin6_port sit at the same offset, right after the family.
         let portBytes = withUnsafeBytes(of: bound) { UInt16($0[2]) << 8 | UInt16($0[3]) }
         self.fd = fd

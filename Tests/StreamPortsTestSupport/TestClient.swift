@@ -1,6 +1,7 @@
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A TCP client on a raw POSIX socket: the other end of a test connection, so that bytes on the
@@ -121,7 +122,9 @@ public final class TestClient: @unchecked Sendable {
 
     /// Sends `total` bytes of `line` repeated, as ``sendUntilStalled(total:stall:timeout:fill:)``.
     /// - Returns: the count sent.
-    public func sendUntilStalled(_ line: [UInt8], total: Int, stall: Double = 1, timeout: Double = 30) async throws -> Int {
+    public func sendUntilStalled(
+        _ line: [UInt8], total: Int, stall: Double = 1, timeout: Double = 30
+    ) async throws -> Int {
         precondition(!line.isEmpty)
         let pattern = Array(repeatElement(line, count: 65536 / line.count + 2).joined())
         return try await sendUntilStalled(total: total, stall: stall, timeout: timeout) { buffer, offset in

@@ -1,5 +1,6 @@
 import StreamPortsTestSupport
 import Testing
+
 @testable import StreamPorts
 
 /// The accepted connections waiting for `read()` are bounded by the backlog: at the bound the
@@ -14,7 +15,7 @@ struct AcceptLimitTests {
             let client = try TestClient("127.0.0.1", port)
             try await client.send("\(i)\n")
             clients.append(client)
-            try await Task.sleep(for: .milliseconds(20))   // one accept per readiness event, as in life
+            try await Task.sleep(for: .milliseconds(20))  // one accept per readiness event, as in life
         }
         return clients
     }
@@ -29,7 +30,9 @@ struct AcceptLimitTests {
         defer { for client in clients { client.close() } }
         try await Task.sleep(for: .milliseconds(200))
         let waiting = server.accepted.state.withLock { $0.waiting }
-        #expect(waiting >= backlog && waiting <= backlog + 3, "\(waiting) accepted connections wait for read() with a backlog of \(backlog)")
+        #expect(
+            waiting >= backlog && waiting <= backlog + 3,
+            "\(waiting) accepted connections wait for read() with a backlog of \(backlog)")
 
         var seen: [Int] = []
         for _ in 0..<clients.count {

@@ -1,53 +1,59 @@
 import NIOPosix
 import Testing
+
 @testable import StreamPorts
 
 @Suite("Address grammar")
 struct AddressGrammarTests {
-    @Test(arguments: [
-        ("127.0.0.1:2020", nil, "127.0.0.1:2020"),
-        ("localhost:7000", nil, "localhost:7000"),
-        ("*:2020", nil, "*:2020"),
-        ("[::1]:80", nil, "[::1]:80"),
-        ("[::]:0", nil, "[::]:0"),
-        ("::1", 80, "[::1]:80"),
-        ("::1:80", 9, "[::1:80]:9"),
-        ("example.org", 443, "example.org:443"),
-        ("2020", nil, "127.0.0.1:2020"),
-        ("127.0.0.1:2020", 2020, "127.0.0.1:2020"),
-        ("[fe80::1]", 7, "[fe80::1]:7"),
-        ("host:65535", nil, "host:65535"),
-        // IPv6 hosts come out in RFC 5952's canonical form, however they were written.
-        ("[0:0:0:0:0:0:1:80]:9", nil, "[::1:80]:9"),
-        ("::0.1.0.128", 9, "[::1:80]:9"),
-        ("[2001:DB8:0:0:0:0:0:1]:80", nil, "[2001:db8::1]:80"),
-        ("[::FFFF:1.2.3.4]:80", nil, "[::ffff:1.2.3.4]:80"),
-    ] as [(String, Int?, String)])
+    @Test(
+        arguments: [
+            ("127.0.0.1:2020", nil, "127.0.0.1:2020"),
+            ("localhost:7000", nil, "localhost:7000"),
+            ("*:2020", nil, "*:2020"),
+            ("[::1]:80", nil, "[::1]:80"),
+            ("[::]:0", nil, "[::]:0"),
+            ("::1", 80, "[::1]:80"),
+            ("::1:80", 9, "[::1:80]:9"),
+            ("example.org", 443, "example.org:443"),
+            ("2020", nil, "127.0.0.1:2020"),
+            ("127.0.0.1:2020", 2020, "127.0.0.1:2020"),
+            ("[fe80::1]", 7, "[fe80::1]:7"),
+            ("host:65535", nil, "host:65535"),
+            // IPv6 hosts come out in RFC 5952's canonical form, however they were written.
+            ("[0:0:0:0:0:0:1:80]:9", nil, "[::1:80]:9"),
+            ("::0.1.0.128", 9, "[::1:80]:9"),
+            ("[2001:DB8:0:0:0:0:0:1]:80", nil, "[2001:db8::1]:80"),
+            ("[::FFFF:1.2.3.4]:80", nil, "[::ffff:1.2.3.4]:80"),
+        ] as [(String, Int?, String)])
     func valid(input: String, port: Int?, expected: String) throws {
         #expect(try StreamAddress.parse(input, port: port).description == expected)
     }
 
-    @Test(arguments: [
-        ("host:", nil, "the port is empty"),
-        ("host:80x", nil, "not a decimal number"),
-        ("host:+80", nil, "not a decimal number"),
-        ("host:65536", nil, "out of range"),
-        ("host", 65536, "out of range"),
-        ("host", -1, "out of range"),
-        ("::1:80", nil, "write [::1]:80 if 80 is the port, [::1:80]:PORT if it is not, or pass port:"),
-        ("fe80::1:8080", nil, "write [fe80::1]:8080 if 8080 is the port"),
-        ("fe80::1:65535", nil, "not an IPv6 address; an IPv6 address with a port is written [ADDRESS]:PORT, here [fe80::1]:65535"),
-        ("2001:db8::1", nil, "write [2001:db8::1]:PORT or pass port:"),
-        ("::1", nil, "[::1]:PORT"),
-        ("127.0.0.1:80", 81, "disagrees"),
-        (":80", nil, "host is empty"),
-        ("", nil, "empty"),
-        ("[::1", nil, "missing \"]\""),
-        ("[nothex]:80", nil, "not an IPv6 address"),
-        ("[::1]80", nil, "expected \":PORT\""),
-        ("host", nil, "no port"),
-        ("1:2:3", nil, "not an IPv6 address"),
-    ] as [(String, Int?, String)])
+    @Test(
+        arguments: [
+            ("host:", nil, "the port is empty"),
+            ("host:80x", nil, "not a decimal number"),
+            ("host:+80", nil, "not a decimal number"),
+            ("host:65536", nil, "out of range"),
+            ("host", 65536, "out of range"),
+            ("host", -1, "out of range"),
+            ("::1:80", nil, "write [::1]:80 if 80 is the port, [::1:80]:PORT if it is not, or pass port:"),
+            ("fe80::1:8080", nil, "write [fe80::1]:8080 if 8080 is the port"),
+            (
+                "fe80::1:65535", nil,
+                "not an IPv6 address; an IPv6 address with a port is written [ADDRESS]:PORT, here [fe80::1]:65535"
+            ),
+            ("2001:db8::1", nil, "write [2001:db8::1]:PORT or pass port:"),
+            ("::1", nil, "[::1]:PORT"),
+            ("127.0.0.1:80", 81, "disagrees"),
+            (":80", nil, "host is empty"),
+            ("", nil, "empty"),
+            ("[::1", nil, "missing \"]\""),
+            ("[nothex]:80", nil, "not an IPv6 address"),
+            ("[::1]80", nil, "expected \":PORT\""),
+            ("host", nil, "no port"),
+            ("1:2:3", nil, "not an IPv6 address"),
+        ] as [(String, Int?, String)])
     func invalid(input: String, port: Int?, reason: String) {
         do {
             _ = try StreamAddress.parse(input, port: port)
@@ -92,7 +98,9 @@ struct AddressGrammarTests {
 
     @Test func rawAddresses() throws {
         #expect(try StreamAddress.raw([127, 0, 0, 1] as [UInt8], port: 5).description == "127.0.0.1:5")
-        #expect(try StreamAddress.raw([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] as [UInt8], port: 5).description == "[::1]:5")
+        #expect(
+            try StreamAddress.raw([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] as [UInt8], port: 5).description
+                == "[::1]:5")
         #expect(try StreamAddress.raw([0, 0, 0, 0, 0, 0, 0, 1] as [UInt16], port: 5).description == "[::1]:5")
         // glibc's inet_ntop writes this one as ::0.1.0.128.
         #expect(try StreamAddress.raw([0, 0, 0, 0, 0, 0, 1, 0x80] as [UInt16], port: 5).host == .ipv6("::1:80"))
@@ -115,7 +123,9 @@ struct AddressGrammarTests {
     }
 
     @Test func negativeBacklogFailsBeforeOpening() async {
-        let error = await #expect(throws: StreamPortError.self) { _ = try await tcpServerStream("127.0.0.1:0", backlog: -1) }
+        let error = await #expect(throws: StreamPortError.self) {
+            _ = try await tcpServerStream("127.0.0.1:0", backlog: -1)
+        }
         #expect(error?.code == .invalidArgument)
         #expect(error?.message == "invalid argument backlog -1: it must be 0 or more")
     }

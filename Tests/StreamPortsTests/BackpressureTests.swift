@@ -1,10 +1,12 @@
 import StreamPortsTestSupport
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
 @testable import StreamPorts
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Output must push back on input: a stream whose peer does not read its replies stops reading
 /// that peer's requests, whichever task or thread its echo loop runs on.
@@ -21,7 +23,9 @@ struct BackpressureTests {
         defer { close(fd) }
         var bytes = [UInt8](repeating: 0, count: 128)
         let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        let fields = String(decoding: bytes.prefix(max(0, n)), as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
+        let fields = String(decoding: bytes.prefix(max(0, n)), as: UTF8.self).split(whereSeparator: {
+            $0 == " " || $0 == "\t" || $0 == "\n"
+        })
         return fields.count == 3 ? Int(fields[2]) ?? 4 << 20 : 4 << 20
     }
 
@@ -38,7 +42,9 @@ struct BackpressureTests {
     func echoAgainstNonReader(onEventLoop: Bool) async throws {
         try await withServer { server in
             let peer = try TestClient("127.0.0.1", server.localPort, timeout: 30, receiveBuffer: 65536)
-            guard let accepted = await server.read(timeout: .seconds(10)) else { throw StreamPortError(.timedOut, "no connection") }
+            guard let accepted = await server.read(timeout: .seconds(10)) else {
+                throw StreamPortError(.timedOut, "no connection")
+            }
             let consumed = Mutex(0)
             let body: @Sendable () async throws -> Void = {
                 while let text = try await accepted.readLine() {
@@ -47,7 +53,8 @@ struct BackpressureTests {
                 }
                 try await accepted.close()
             }
-            let echo = onEventLoop ? Task(executorPreference: accepted.executor, operation: body) : Task(operation: body)
+            let echo =
+                onEventLoop ? Task(executorPreference: accepted.executor, operation: body) : Task(operation: body)
 
             let sent = try await peer.sendUntilStalled(Self.line, total: Self.total)
             // What the loop has read but the peer has not received sits in the server's kernel
@@ -56,16 +63,22 @@ struct BackpressureTests {
             // KiB (256 KiB hand-off, 64 KiB NIO high watermark), not grow with what the peer sends.
             let undelivered = consumed.withLock { $0 } - peer.unread
             let kernelMax = Self.sendBufferMax()
-            print("[faults] backpressure (\(onEventLoop ? "event-loop task" : "plain task")): peer sent \(sent >> 10) KiB of \(Self.total >> 20) MiB before stalling; echoed but undelivered \(undelivered >> 10) KiB (kernel send buffer at most \(kernelMax >> 10) KiB)")
+            print(
+                "[faults] backpressure (\(onEventLoop ? "event-loop task" : "plain task")): peer sent \(sent >> 10) KiB of \(Self.total >> 20) MiB before stalling; echoed but undelivered \(undelivered >> 10) KiB (kernel send buffer at most \(kernelMax >> 10) KiB)"
+            )
             #expect(sent < Self.total, "the server read all \(Self.total >> 20) MiB from a peer that reads nothing")
-            #expect(undelivered < kernelMax + (1 << 20), "\(undelivered) bytes echoed and not delivered: output is piling up")
+            #expect(
+                undelivered < kernelMax + (1 << 20),
+                "\(undelivered) bytes echoed and not delivered: output is piling up")
 
             // The peer reads now: the echo of every whole line sent arrives, in order.
             if sent < Self.total {
                 let whole = sent - sent % Self.line.count
                 let echoed = try await peer.read(whole, timeout: 30)
                 #expect(echoed.count == whole)
-                #expect(echoed == Array(repeating: Self.line, count: whole / Self.line.count).flatMap { $0 }, "the echo differs from the lines sent")
+                #expect(
+                    echoed == Array(repeating: Self.line, count: whole / Self.line.count).flatMap { $0 },
+                    "the echo differs from the lines sent")
             }
             echo.cancel()
             await accepted.abort()

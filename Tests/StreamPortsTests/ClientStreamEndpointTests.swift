@@ -1,4 +1,5 @@
 import Testing
+
 @testable import StreamPorts
 
 @Suite("Client stream addresses and endpoints", .timeLimit(.minutes(1)))

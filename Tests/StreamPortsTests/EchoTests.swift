@@ -1,4 +1,5 @@
 import Testing
+
 @testable import StreamPorts
 
 @Suite("Echo server and clients", .timeLimit(.minutes(2)))
@@ -45,7 +46,8 @@ struct EchoTests {
                         for batch in 0..<10 {
                             for i in 0..<100 { try client.showln("client \(c) line \(batch * 100 + i) é日本") }
                             try await client.flushWriter()
-                            for i in 0..<100 where try await client.readLine() == "client \(c) line \(batch * 100 + i) é日本" {
+                            for i in 0..<100
+                            where try await client.readLine() == "client \(c) line \(batch * 100 + i) é日本" {
                                 matched += 1
                             }
                         }
@@ -67,7 +69,7 @@ struct EchoTests {
             let echo = startEcho(server)
             defer { echo.cancel() }
             let client = try await connect(to: server, transcoder: transcoder)
-            let kana = codec == "ISO-2022-JP" ? "カタカナ" : "ｶﾀｶﾅ"   // no half-width kana in ISO-2022-JP
+            let kana = codec == "ISO-2022-JP" ? "カタカナ" : "ｶﾀｶﾅ"  // no half-width kana in ISO-2022-JP
             let lines = ["日本語", "\(kana) and ASCII", "", "表示\\ソ"]
             for line in lines { try client.showln(line) }
             try await client.flushWriter()

@@ -1,21 +1,25 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
-@testable import StreamPorts
 import Transcoders
+
+@testable import StreamPorts
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One error vocabulary: transcoder errors wrapped code for code, one errno classifier behind
 /// StreamPortError's codes, TCPSocket's kinds and the accept loop, and argument errors apart
 /// from address errors.
 @Suite("Error vocabulary")
 struct ErrorVocabularyTests {
-    @Test("Each TranscoderError code wraps to its own StreamPortError code", arguments: [
-        (TranscoderError.Code.unknownCodec, StreamPortError.Code.unknownCodec),
-        (.decoding, .decoding),
-        (.encoding, .encoding),
-        (.internalFailure, .transcoderInternal),
-    ])
+    @Test(
+        "Each TranscoderError code wraps to its own StreamPortError code",
+        arguments: [
+            (TranscoderError.Code.unknownCodec, StreamPortError.Code.unknownCodec),
+            (.decoding, .decoding),
+            (.encoding, .encoding),
+            (.internalFailure, .transcoderInternal),
+        ])
     func wrapping(from: TranscoderError.Code, to: StreamPortError.Code) {
         let original = TranscoderError(code: from, message: "m", byteOffset: 7, bytes: [0xFF])
         let wrapped = StreamPortError.wrapping(original)
@@ -36,30 +40,32 @@ struct ErrorVocabularyTests {
         }
     }
 
-    @Test("errno → code, and errno → TCPSocket kind, from one classifier", arguments: [
-        (EADDRINUSE, StreamPortError.Code.addressInUse, TCPSocket.ErrorKind.addressInUse),
-        (EACCES, .bindFailed, .socketAccess),
-        (EPERM, .bindFailed, .socketAccess),
-        (EADDRNOTAVAIL, .bindFailed, .addressNotAvailable),
-        (ECONNREFUSED, .connectionRefused, .connectionRefused),
-        (ECONNRESET, .connectionReset, .network),
-        (EPIPE, .connectionReset, .network),
-        (ECONNABORTED, .system, .network),
-        (ENETUNREACH, .system, .network),
-        (EHOSTUNREACH, .system, .network),
-        (ENETDOWN, .system, .network),
-        (ETIMEDOUT, .timedOut, .socketTimeout),
-        (EMFILE, .system, .socketResource),
-        (ENFILE, .system, .socketResource),
-        (ENOBUFS, .system, .socketResource),
-        (ENOMEM, .system, .socketResource),
-        (EOPNOTSUPP, .system, .unsupportedSocketOperation),
-        (EALREADY, .system, .unfinishedSocketOperation),
-        (EINPROGRESS, .system, .unfinishedSocketOperation),
-        (EAGAIN, .system, .temporary),
-        (EINTR, .system, .temporary),
-        (EBADF, .system, .unknown),
-    ] as [(Int32, StreamPortError.Code, TCPSocket.ErrorKind)])
+    @Test(
+        "errno → code, and errno → TCPSocket kind, from one classifier",
+        arguments: [
+            (EADDRINUSE, StreamPortError.Code.addressInUse, TCPSocket.ErrorKind.addressInUse),
+            (EACCES, .bindFailed, .socketAccess),
+            (EPERM, .bindFailed, .socketAccess),
+            (EADDRNOTAVAIL, .bindFailed, .addressNotAvailable),
+            (ECONNREFUSED, .connectionRefused, .connectionRefused),
+            (ECONNRESET, .connectionReset, .network),
+            (EPIPE, .connectionReset, .network),
+            (ECONNABORTED, .system, .network),
+            (ENETUNREACH, .system, .network),
+            (EHOSTUNREACH, .system, .network),
+            (ENETDOWN, .system, .network),
+            (ETIMEDOUT, .timedOut, .socketTimeout),
+            (EMFILE, .system, .socketResource),
+            (ENFILE, .system, .socketResource),
+            (ENOBUFS, .system, .socketResource),
+            (ENOMEM, .system, .socketResource),
+            (EOPNOTSUPP, .system, .unsupportedSocketOperation),
+            (EALREADY, .system, .unfinishedSocketOperation),
+            (EINPROGRESS, .system, .unfinishedSocketOperation),
+            (EAGAIN, .system, .temporary),
+            (EINTR, .system, .temporary),
+            (EBADF, .system, .unknown),
+        ] as [(Int32, StreamPortError.Code, TCPSocket.ErrorKind)])
     func errno(number: Int32, code: StreamPortError.Code, kind: TCPSocket.ErrorKind) {
         let error = StreamPortError.fromErrno(number, "127.0.0.1:1")
         #expect(error.code == code)
@@ -68,24 +74,26 @@ struct ErrorVocabularyTests {
         #expect(TCPSocket.ErrorKind(error) == kind)
     }
 
-    @Test("Codes without an errno have their own TCPSocket kinds", arguments: [
-        (StreamPortError.Code.invalidAddress, TCPSocket.ErrorKind.invalidAddress),
-        (.invalidArgument, .invalidArgument),
-        (.hostNotFound, .hostNotFound),
-        (.addressInUse, .addressInUse),
-        (.bindFailed, .socketAccess),
-        (.connectionRefused, .connectionRefused),
-        (.connectionReset, .network),
-        (.timedOut, .socketTimeout),
-        (.closed, .operation),
-        (.lineTooLong, .lineTooLong),
-        (.unknownCodec, .transcoding),
-        (.decoding, .transcoding),
-        (.encoding, .transcoding),
-        (.transcoderInternal, .transcoding),
-        (.operation, .operation),
-        (.system, .unknown),
-    ] as [(StreamPortError.Code, TCPSocket.ErrorKind)])
+    @Test(
+        "Codes without an errno have their own TCPSocket kinds",
+        arguments: [
+            (StreamPortError.Code.invalidAddress, TCPSocket.ErrorKind.invalidAddress),
+            (.invalidArgument, .invalidArgument),
+            (.hostNotFound, .hostNotFound),
+            (.addressInUse, .addressInUse),
+            (.bindFailed, .socketAccess),
+            (.connectionRefused, .connectionRefused),
+            (.connectionReset, .network),
+            (.timedOut, .socketTimeout),
+            (.closed, .operation),
+            (.lineTooLong, .lineTooLong),
+            (.unknownCodec, .transcoding),
+            (.decoding, .transcoding),
+            (.encoding, .transcoding),
+            (.transcoderInternal, .transcoding),
+            (.operation, .operation),
+            (.system, .unknown),
+        ] as [(StreamPortError.Code, TCPSocket.ErrorKind)])
     func kinds(code: StreamPortError.Code, kind: TCPSocket.ErrorKind) {
         #expect(TCPSocket.ErrorKind(StreamPortError(code, "x")) == kind)
     }
@@ -94,10 +102,14 @@ struct ErrorVocabularyTests {
     func invalidArguments() async throws {
         let backlog = await #expect(throws: StreamPortError.self) { _ = try await tcpServerStream(0, backlog: -2) }
         #expect(backlog?.code == .invalidArgument)
-        let serverLines = await #expect(throws: StreamPortError.self) { _ = try await tcpServerStream("127.0.0.1:0", maxLineLength: 0) }
+        let serverLines = await #expect(throws: StreamPortError.self) {
+            _ = try await tcpServerStream("127.0.0.1:0", maxLineLength: 0)
+        }
         #expect(serverLines?.code == .invalidArgument)
         #expect(serverLines?.message == "invalid argument maxLineLength 0: it must be 1 or more (bytes)")
-        let clientLines = await #expect(throws: StreamPortError.self) { _ = try await tcpClientStream("127.0.0.1:1", maxLineLength: -1) }
+        let clientLines = await #expect(throws: StreamPortError.self) {
+            _ = try await tcpClientStream("127.0.0.1:1", maxLineLength: -1)
+        }
         #expect(clientLines?.code == .invalidArgument)
         let server = TCPServer()
         try server.bind("127.0.0.1", 0)

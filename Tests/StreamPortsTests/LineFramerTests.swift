@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+
 @testable import StreamPorts
 
 /// What a reader sees from the framer: a line's content bytes, or a line reported too long.
@@ -11,7 +12,8 @@ private enum Event: Equatable, CustomStringConvertible {
 
     var description: String {
         switch self {
-        case .line(let bytes): "line(\(bytes.map { $0 >= 0x20 && $0 < 0x7F ? String(UnicodeScalar($0)) : "<\(String($0, radix: 16))>" }.joined()))"
+        case .line(let bytes):
+            "line(\(bytes.map { $0 >= 0x20 && $0 < 0x7F ? String(UnicodeScalar($0)) : "<\(String($0, radix: 16))>" }.joined()))"
         case .tooLong: "tooLong"
         }
     }
@@ -84,7 +86,9 @@ private struct Reader {
 }
 
 /// Every event of `chunks` delivered one by one, then the end of input.
-private func frames(_ chunks: [[UInt8]], _ codec: Codec = .utf8, _ style: EOLStyle = .lf, limit: Int = 1 << 20) -> [Event] {
+private func frames(
+    _ chunks: [[UInt8]], _ codec: Codec = .utf8, _ style: EOLStyle = .lf, limit: Int = 1 << 20
+) -> [Event] {
     var reader = Reader(codec, style, limit: limit)
     return chunks.flatMap { reader.feed($0) } + reader.end()
 }
@@ -98,26 +102,36 @@ struct LineFramerTests {
 
     @Test(arguments: [EOLStyle.lf, .cr, .crlf])
     func classicStylesEndLinesAtLFCRAndCRLF(style: EOLStyle) {
-        #expect(frames([Self.mixedUTF8], .utf8, style) == [
-            .text("a"), .text("b"), .text("c"), .line(bytes("d") + [0xC2, 0x85] + bytes("e") + [0xE2, 0x80, 0xA8] + bytes("f")),
-        ])
+        #expect(
+            frames([Self.mixedUTF8], .utf8, style) == [
+                .text("a"), .text("b"), .text("c"),
+                .line(bytes("d") + [0xC2, 0x85] + bytes("e") + [0xE2, 0x80, 0xA8] + bytes("f")),
+            ])
     }
 
     @Test(arguments: [EOLStyle.nel, .crnel, .ls])
     func unicodeStylesAlsoEndLinesAtNELAndLSInUTF8(style: EOLStyle) {
-        #expect(frames([Self.mixedUTF8], .utf8, style) == [.text("a"), .text("b"), .text("c"), .text("d"), .text("e"), .text("f")])
+        #expect(
+            frames([Self.mixedUTF8], .utf8, style) == [
+                .text("a"), .text("b"), .text("c"), .text("d"), .text("e"), .text("f"),
+            ])
     }
 
     @Test func styleNoneEndsLinesAtLFOnly() {
-        #expect(frames([Self.mixedUTF8], .utf8, .none) == [
-            .text("a"), .text("b\rc\r"), .line(bytes("d") + [0xC2, 0x85] + bytes("e") + [0xE2, 0x80, 0xA8] + bytes("f")),
-        ])
+        #expect(
+            frames([Self.mixedUTF8], .utf8, .none) == [
+                .text("a"), .text("b\rc\r"),
+                .line(bytes("d") + [0xC2, 0x85] + bytes("e") + [0xE2, 0x80, 0xA8] + bytes("f")),
+            ])
     }
 
     @Test func latin1NELEndsLinesOnlyWithAUnicodeStyle() {
         let input = bytes("a\r\nb") + [0x85] + bytes("c") + [0x0D, 0x85] + bytes("d\n")
         #expect(frames([input], .latin1, .nel) == [.text("a"), .text("b"), .text("c"), .text("d")])
-        #expect(frames([input], .latin1, .crlf) == [.text("a"), .line(bytes("b") + [0x85] + bytes("c")), .line([0x85] + bytes("d"))])
+        #expect(
+            frames([input], .latin1, .crlf) == [
+                .text("a"), .line(bytes("b") + [0x85] + bytes("c")), .line([0x85] + bytes("d")),
+            ])
     }
 
     @Test func emptyLines() {
@@ -127,9 +141,10 @@ struct LineFramerTests {
     @Test func crAndLFFoundWhicheverComesFirst() {
         // memchr looks for LF, then for a CR before it.
         let long = [UInt8](repeating: 0x78, count: 300)
-        #expect(frames([long + bytes("\rab\ncd\r\n") + long + bytes("\n")], .utf8, .crlf) == [
-            .line(long), .text("ab"), .text("cd"), .line(long),
-        ])
+        #expect(
+            frames([long + bytes("\rab\ncd\r\n") + long + bytes("\n")], .utf8, .crlf) == [
+                .line(long), .text("ab"), .text("cd"), .line(long),
+            ])
     }
 
     // MARK: CR then LF across chunks
@@ -144,7 +159,8 @@ struct LineFramerTests {
     }
 
     @Test func crThenOtherBytesStartTheNextLine() {
-        #expect(frames([bytes("a\r"), bytes("b\r"), bytes("\r\n")], .utf8, .crlf) == [.text("a"), .text("b"), .text("")])
+        #expect(
+            frames([bytes("a\r"), bytes("b\r"), bytes("\r\n")], .utf8, .crlf) == [.text("a"), .text("b"), .text("")])
         #expect(frames([bytes("a\r")], .utf8, .crlf) == [.text("a")])
     }
 
@@ -158,12 +174,13 @@ struct LineFramerTests {
         var reader = Reader(.utf8, .crnel)
         #expect(reader.feed(bytes("a\r") + [0xC2]) == [.text("a")])
         #expect(reader.framer.afterCR)
-        #expect(reader.feed([0x85] + bytes("b\n")) == [.text("b")])   // CR NEL: one line end
+        #expect(reader.feed([0x85] + bytes("b\n")) == [.text("b")])  // CR NEL: one line end
         #expect(reader.end() == [])
     }
 
     @Test func halfANELAfterCRFollowedByAnotherByteIsContent() {
-        #expect(frames([bytes("a\r") + [0xC2], bytes("xb\n")], .utf8, .crnel) == [.text("a"), .line([0xC2] + bytes("xb"))])
+        #expect(
+            frames([bytes("a\r") + [0xC2], bytes("xb\n")], .utf8, .crnel) == [.text("a"), .line([0xC2] + bytes("xb"))])
     }
 
     @Test func halfANELAfterCRAtTheEndIsTheLastLine() {
@@ -171,14 +188,17 @@ struct LineFramerTests {
     }
 
     @Test func aNELAfterCRIsNotSwallowedWithAClassicStyle() {
-        #expect(frames([bytes("a\r"), [0xC2, 0x85] + bytes("b\n")], .utf8, .crlf) == [.text("a"), .line([0xC2, 0x85] + bytes("b"))])
+        #expect(
+            frames([bytes("a\r"), [0xC2, 0x85] + bytes("b\n")], .utf8, .crlf) == [
+                .text("a"), .line([0xC2, 0x85] + bytes("b")),
+            ])
     }
 
     @Test func byteReadsAfterCRSkipTheLFOrNEL() {
         var reader = Reader(.utf8, .nel)
         #expect(reader.feed(bytes("a\r")) == [.text("a")])
         _ = reader.feed([0xC2])
-        #expect(reader.readBytes(1) == [])          // half a NEL: wait for the rest
+        #expect(reader.readBytes(1) == [])  // half a NEL: wait for the rest
         #expect(reader.framer.afterCR)
         _ = reader.feed([0x85, 0x6F])
         #expect(reader.readBytes(1) == [0x6F])
@@ -214,7 +234,10 @@ struct LineFramerTests {
     }
 
     @Test func aBOMLaterOrInLatin1IsContent() {
-        #expect(frames([bytes("x\n") + [0xEF, 0xBB, 0xBF] + bytes("y\n")]) == [.text("x"), .line([0xEF, 0xBB, 0xBF] + bytes("y"))])
+        #expect(
+            frames([bytes("x\n") + [0xEF, 0xBB, 0xBF] + bytes("y\n")]) == [
+                .text("x"), .line([0xEF, 0xBB, 0xBF] + bytes("y")),
+            ])
         #expect(frames([[0xEF, 0xBB, 0xBF] + bytes("a\n")], .latin1) == [.line([0xEF, 0xBB, 0xBF] + bytes("a"))])
     }
 
@@ -234,7 +257,7 @@ struct LineFramerTests {
 
     @Test func aLineOfExactlyTheLimitIsDelivered() {
         #expect(frames([bytes("abcd\n")], limit: 4) == [.text("abcd")])
-        #expect(frames([bytes("abcd\r\n")], .utf8, .crlf, limit: 4) == [.text("abcd")])   // line end excluded
+        #expect(frames([bytes("abcd\r\n")], .utf8, .crlf, limit: 4) == [.text("abcd")])  // line end excluded
         #expect(frames([bytes("ab") + [0xC2, 0x85]], .utf8, .nel, limit: 2) == [.text("ab")])
         #expect(frames([bytes("abcd")], limit: 4) == [.text("abcd")])
     }
@@ -247,7 +270,7 @@ struct LineFramerTests {
 
     @Test func limitBytesWithoutALineEndWaitOneMoreIsTooLong() {
         var reader = Reader(limit: 4)
-        #expect(reader.feed(bytes("abcd")) == [])    // may still be a line of exactly 4
+        #expect(reader.feed(bytes("abcd")) == [])  // may still be a line of exactly 4
         #expect(reader.feed(bytes("e")) == [.tooLong])
         #expect(reader.unread == [])
     }
@@ -287,14 +310,16 @@ struct LineFramerTests {
 
     @Test func bytesReadAfterAPartialLineDoNotHideItsEnd() {
         var reader = Reader()
-        #expect(reader.feed(bytes("abcd")) == [])          // searched 4 bytes, no line end
+        #expect(reader.feed(bytes("abcd")) == [])  // searched 4 bytes, no line end
         #expect(reader.readBytes(2) == bytes("ab"))
         #expect(reader.feed(bytes("\nx\n")) == [.text("cd"), .text("x")])
     }
 
     @Test func chunksOneByteAtATime() {
-        let input = [0xEF, 0xBB, 0xBF] + bytes("ab\r\ncd\r") + [0xC2, 0x85] + bytes("e") + [0xE2, 0x80, 0xA8] + bytes("\nf")
-        #expect(frames(input.map { [$0] }, .utf8, .crnel) == [.text("ab"), .text("cd"), .text("e"), .text(""), .text("f")])
+        let input =
+            [0xEF, 0xBB, 0xBF] + bytes("ab\r\ncd\r") + [0xC2, 0x85] + bytes("e") + [0xE2, 0x80, 0xA8] + bytes("\nf")
+        #expect(
+            frames(input.map { [$0] }, .utf8, .crnel) == [.text("ab"), .text("cd"), .text("e"), .text(""), .text("f")])
     }
 }
 
@@ -339,7 +364,9 @@ struct InputBufferTests {
         let undecodable = #expect(throws: InputBuffer.LineFailure.self) {
             try input.nextLine(limit: 4, includeSeparator: false, decoder: decoder)
         }
-        guard case .undecodable(let error)? = undecodable else { Issue.record("not undecodable: \(String(describing: undecodable))"); return }
+        guard case .undecodable(let error)? = undecodable else {
+            Issue.record("not undecodable: \(String(describing: undecodable))"); return
+        }
         #expect(error.byteOffset == 8)
         #expect(error.bytes == [0xFF])
         #expect(try input.nextLine(limit: 4, includeSeparator: false, decoder: decoder) == "ok")

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+
 @testable import StreamPorts
 
 /// CIDR networks for the PROXY protocol's trusted sources, and the configuration built on them.
@@ -74,7 +75,9 @@ struct ProxyProtocolCIDRTests {
 
     @Test func containsIPv6() throws {
         let network = try CIDR("2001:db8::/32")
-        #expect(network.contains(Self.peer("2001:db8::1")) && network.contains(Self.peer("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff")))
+        #expect(
+            network.contains(Self.peer("2001:db8::1"))
+                && network.contains(Self.peer("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff")))
         #expect(!network.contains(Self.peer("2001:db9::")) && !network.contains(Self.peer("10.0.0.1")))
         let loopback = try CIDR("::1/128")
         #expect(loopback.contains(Self.peer("::1")) && !loopback.contains(Self.peer("::2")))
@@ -121,7 +124,8 @@ struct ProxyProtocolCIDRTests {
         ("::", "::"), ("::1", "::1"), ("1::", "1::"), ("2001:DB8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),
         ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"), ("0:0:0:0:0:0:0:0", "::"), ("1:0:0:0:0:0:0:0", "1::"),
         ("0001:0002::0003", "1:2::3"), ("::ffff:1.2.3.4", "::ffff:1.2.3.4"), ("::ffff:0102:0304", "::ffff:1.2.3.4"),
-        ("1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:102:304"), ("::1.2.3.4", "::102:304"), ("1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"),
+        ("1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:102:304"), ("::1.2.3.4", "::102:304"),
+        ("1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"),
         ("::2:3:4:5:6:7:8", "0:2:3:4:5:6:7:8"), ("1:0:0:2:0:0:0:3", "1:0:0:2::3"), ("1:0:0:2:0:0:3:4", "1::2:0:0:3:4"),
     ])
     func ipv6TextRoundTrip(text: String, formatted: String) {

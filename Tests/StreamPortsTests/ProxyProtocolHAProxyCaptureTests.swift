@@ -1,4 +1,5 @@
 import Testing
+
 @testable import StreamPorts
 
 /// Headers exactly as HAProxy 2.6.12 (Debian 12's `haproxy` 2.6.12-1+deb12u4) sent them to a
@@ -24,46 +25,64 @@ struct ProxyProtocolHAProxyCaptureTests {
 
     static func unique(_ text: String) -> ProxyHeader.TLV { .init(type: 0x05, value: Array(text.utf8)) }
     static func crc(_ value: UInt32) -> ProxyHeader.TLV {
-        .init(type: 0x03, value: [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)])
+        .init(
+            type: 0x03,
+            value: [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)])
     }
     /// HAProxy's SSL TLV for a connection that did not use TLS: client 0, verify 0.
     static let noSSL = ProxyHeader.TLV(type: 0x20, value: [0, 0, 0, 0, 0])
 
     @Test func sendProxyV1() {
-        let tcp4 = proxyBytes(hex: "50524f58592054435034203132372e302e302e31203132372e302e302e312033333338322031383430310d0a68656c6c6f0a")
-        #expect(expectProxyHeader(tcp4, trailing: 6) == ProxyHeader(
-            version: 1, command: .proxy, family: .inet, transport: .stream,
-            source: .ip(address: "127.0.0.1", port: 33382), destination: .ip(address: "127.0.0.1", port: 18401)))
+        let tcp4 = proxyBytes(
+            hex: "50524f58592054435034203132372e302e302e31203132372e302e302e312033333338322031383430310d0a68656c6c6f0a")
+        #expect(
+            expectProxyHeader(tcp4, trailing: 6)
+                == ProxyHeader(
+                    version: 1, command: .proxy, family: .inet, transport: .stream,
+                    source: .ip(address: "127.0.0.1", port: 33382), destination: .ip(address: "127.0.0.1", port: 18401))
+        )
         let tcp6 = proxyBytes(hex: "50524f58592054435036203a3a31203a3a312034313137322031383430320d0a68656c6c6f0a")
-        #expect(expectProxyHeader(tcp6, trailing: 6) == ProxyHeader(
-            version: 1, command: .proxy, family: .inet6, transport: .stream,
-            source: .ip(address: "::1", port: 41172), destination: .ip(address: "::1", port: 18402)))
+        #expect(
+            expectProxyHeader(tcp6, trailing: 6)
+                == ProxyHeader(
+                    version: 1, command: .proxy, family: .inet6, transport: .stream,
+                    source: .ip(address: "::1", port: 41172), destination: .ip(address: "::1", port: 18402)))
         let unix = proxyBytes(hex: "50524f585920554e4b4e4f574e0d0a68656c6c6f0a")
-        #expect(expectProxyHeader(unix, trailing: 6) == ProxyHeader(version: 1, command: .proxy, family: .unspecified, transport: .unspecified))
+        #expect(
+            expectProxyHeader(unix, trailing: 6)
+                == ProxyHeader(version: 1, command: .proxy, family: .unspecified, transport: .unspecified))
         // A health check gets a real PROXY line (its own socket's addresses), not UNKNOWN.
-        let check = proxyBytes(hex: "50524f58592054435034203132372e302e302e31203132372e302e302e312033353235302031383530340d0a50494e470a")
+        let check = proxyBytes(
+            hex: "50524f58592054435034203132372e302e302e31203132372e302e302e312033353235302031383530340d0a50494e470a")
         #expect(expectProxyHeader(check, trailing: 5)?.destination == .ip(address: "127.0.0.1", port: 18504))
     }
 
     @Test func sendProxyV2TCP4() {
-        let bytes = proxyBytes(hex: """
-            0d0a0d0a000d0a515549540a2111004c7f0000017f0000018cb647eb030004f9c6927f05002e3746303030303031\
-            3a384342365f37463030303030313a343745425f36423045383746395f303030333a34413230200005000000000068\
-            656c6c6f0a
-            """)
-        #expect(expectProxyHeader(bytes, trailing: 6) == ProxyHeader(
-            version: 2, command: .proxy, family: .inet, transport: .stream,
-            source: .ip(address: "127.0.0.1", port: 36022), destination: .ip(address: "127.0.0.1", port: 18411),
-            tlvs: [Self.crc(0xF9C6_927F), Self.unique("7F000001:8CB6_7F000001:47EB_6B0E87F9_0003:4A20"), Self.noSSL]))
+        let bytes = proxyBytes(
+            hex: """
+                0d0a0d0a000d0a515549540a2111004c7f0000017f0000018cb647eb030004f9c6927f05002e3746303030303031\
+                3a384342365f37463030303030313a343745425f36423045383746395f303030333a34413230200005000000000068\
+                656c6c6f0a
+                """)
+        #expect(
+            expectProxyHeader(bytes, trailing: 6)
+                == ProxyHeader(
+                    version: 2, command: .proxy, family: .inet, transport: .stream,
+                    source: .ip(address: "127.0.0.1", port: 36022), destination: .ip(address: "127.0.0.1", port: 18411),
+                    tlvs: [
+                        Self.crc(0xF9C6_927F), Self.unique("7F000001:8CB6_7F000001:47EB_6B0E87F9_0003:4A20"),
+                        Self.noSSL,
+                    ]))
     }
 
     @Test func sendProxyV2TCP6() {
-        let bytes = proxyBytes(hex: """
-            0d0a0d0a000d0a515549540a2121009400000000000000000000000000000001000000000000000000000000000000\
-            0181ce47ec03000448c104ad05005e3030303030303030303030303030303030303030303030303030303030303031\
-            3a383143455f30303030303030303030303030303030303030303030303030303030303030313a343745435f364230\
-            45383746415f303030343a34413230200005000000000068656c6c6f0a
-            """)
+        let bytes = proxyBytes(
+            hex: """
+                0d0a0d0a000d0a515549540a2121009400000000000000000000000000000001000000000000000000000000000000\
+                0181ce47ec03000448c104ad05005e3030303030303030303030303030303030303030303030303030303030303031\
+                3a383143455f30303030303030303030303030303030303030303030303030303030303030313a343745435f364230\
+                45383746415f303030343a34413230200005000000000068656c6c6f0a
+                """)
         let header = expectProxyHeader(bytes, trailing: 6)
         #expect(header?.source == .ip(address: "::1", port: 33230))
         #expect(header?.destination == .ip(address: "::1", port: 18412))
@@ -73,19 +92,22 @@ struct ProxyProtocolHAProxyCaptureTests {
 
     @Test func sendProxyV2FromAUnixSocketIsLocalWithTLVs() {
         let bytes = proxyBytes(hex: "0d0a0d0a000d0a515549540a20000012030004955e6a00050000200005000000000068656c6c6f0a")
-        #expect(expectProxyHeader(bytes, trailing: 6) == ProxyHeader(
-            version: 2, command: .local, family: .unspecified, transport: .unspecified,
-            tlvs: [Self.crc(0x955E_6A00), Self.unique(""), Self.noSSL]))
+        #expect(
+            expectProxyHeader(bytes, trailing: 6)
+                == ProxyHeader(
+                    version: 2, command: .local, family: .unspecified, transport: .unspecified,
+                    tlvs: [Self.crc(0x955E_6A00), Self.unique(""), Self.noSSL]))
     }
 
     @Test func sendProxyV2OverTLS() {
-        let bytes = proxyBytes(hex: """
-            0d0a0d0a000d0a515549540a211100aa7f0000017f0000019c5c47ed030004035436b8010002683202000b657861\
-            6d706c652e636f6d05002e37463030303030313a394335435f37463030303030313a343745445f3642304538374641\
-            5f303030363a344132302000500700000000210007544c5376312e3322000e636c69656e742e6578616d706c6525\
-            00075253413230343824000a5253412d534841323536230016544c535f4145535f3235365f47434d5f5348413338\
-            3468656c6c6f0a
-            """)
+        let bytes = proxyBytes(
+            hex: """
+                0d0a0d0a000d0a515549540a211100aa7f0000017f0000019c5c47ed030004035436b8010002683202000b657861\
+                6d706c652e636f6d05002e37463030303030313a394335435f37463030303030313a343745445f3642304538374641\
+                5f303030363a344132302000500700000000210007544c5376312e3322000e636c69656e742e6578616d706c6525\
+                00075253413230343824000a5253412d534841323536230016544c535f4145535f3235365f47434d5f5348413338\
+                3468656c6c6f0a
+                """)
         guard let header = expectProxyHeader(bytes, trailing: 6) else { return }
         #expect(header.source == .ip(address: "127.0.0.1", port: 40028))
         #expect(header.alpn == Array("h2".utf8))
@@ -108,7 +130,10 @@ struct ProxyProtocolHAProxyCaptureTests {
 
     @Test func healthCheckV2IsLocalWithACRC() {
         let bytes = proxyBytes(hex: "0d0a0d0a000d0a515549540a20000007030004a9b87e8f50494e470a")
-        #expect(expectProxyHeader(bytes, trailing: 5) == ProxyHeader(
-            version: 2, command: .local, family: .unspecified, transport: .unspecified, tlvs: [Self.crc(0xA9B8_7E8F)]))
+        #expect(
+            expectProxyHeader(bytes, trailing: 5)
+                == ProxyHeader(
+                    version: 2, command: .local, family: .unspecified, transport: .unspecified,
+                    tlvs: [Self.crc(0xA9B8_7E8F)]))
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import StreamPorts
 
 /// What a parse of some bytes gave: a header and the bytes it took, more data needed, or an
@@ -27,7 +28,9 @@ enum ProxyParseOutcome: Equatable, CustomStringConvertible {
 
 /// Feeds `bytes` to a new parser in the given chunk sizes (the last chunk takes the rest);
 /// `consumed` counts from the start of `bytes`. Stops at the first header or error.
-func proxyParse(_ bytes: [UInt8], chunks: [Int] = [], maximumLength: Int = ProxyHeaderParser.maximumV2Length) -> ProxyParseOutcome {
+func proxyParse(
+    _ bytes: [UInt8], chunks: [Int] = [], maximumLength: Int = ProxyHeaderParser.maximumV2Length
+) -> ProxyParseOutcome {
     var parser = ProxyHeaderParser(maximumLength: maximumLength)
     var offset = 0
     var sizes = chunks[...]
@@ -55,8 +58,10 @@ func proxyParse(_ bytes: [UInt8], chunks: [Int] = [], maximumLength: Int = Proxy
 /// Parses `bytes` at once, one byte at a time and split in two at every position, and
 /// expects the same outcome each time; returns it.
 @discardableResult
-func proxyParseEveryWay(_ bytes: [UInt8], maximumLength: Int = ProxyHeaderParser.maximumV2Length,
-                        sourceLocation: SourceLocation = #_sourceLocation) -> ProxyParseOutcome {
+func proxyParseEveryWay(
+    _ bytes: [UInt8], maximumLength: Int = ProxyHeaderParser.maximumV2Length,
+    sourceLocation: SourceLocation = #_sourceLocation
+) -> ProxyParseOutcome {
     let once = proxyParse(bytes, maximumLength: maximumLength)
     let byteByByte = proxyParse(bytes, chunks: Array(repeating: 1, count: bytes.count), maximumLength: maximumLength)
     #expect(byteByByte == once, "byte by byte: \(byteByByte)\nat once: \(once)", sourceLocation: sourceLocation)
@@ -71,13 +76,16 @@ func proxyParseEveryWay(_ bytes: [UInt8], maximumLength: Int = ProxyHeaderParser
 
 /// Expects `bytes` to be a header followed by `trailing` bytes; returns the header.
 @discardableResult
-func expectProxyHeader(_ bytes: [UInt8], trailing: Int = 0, sourceLocation: SourceLocation = #_sourceLocation) -> ProxyHeader? {
+func expectProxyHeader(
+    _ bytes: [UInt8], trailing: Int = 0, sourceLocation: SourceLocation = #_sourceLocation
+) -> ProxyHeader? {
     let outcome = proxyParseEveryWay(bytes, sourceLocation: sourceLocation)
     guard case .header(_, let consumed) = outcome else {
         Issue.record("no header: \(outcome)", sourceLocation: sourceLocation)
         return nil
     }
-    #expect(consumed == bytes.count - trailing, "consumed \(consumed) of \(bytes.count)", sourceLocation: sourceLocation)
+    #expect(
+        consumed == bytes.count - trailing, "consumed \(consumed) of \(bytes.count)", sourceLocation: sourceLocation)
     // Without the trailing bytes, one byte short of the header is not yet an error.
     let headerBytes = Array(bytes[..<consumed])
     #expect(proxyParse(Array(headerBytes.dropLast())) == .needMoreData, sourceLocation: sourceLocation)
@@ -86,8 +94,10 @@ func expectProxyHeader(_ bytes: [UInt8], trailing: Int = 0, sourceLocation: Sour
 
 /// Expects `bytes` to be rejected with a message naming `reason`, showing the bytes in hex,
 /// and free of raw control characters.
-func expectProxyError(_ bytes: [UInt8], _ reason: String, maximumLength: Int = ProxyHeaderParser.maximumV2Length,
-                      sourceLocation: SourceLocation = #_sourceLocation) {
+func expectProxyError(
+    _ bytes: [UInt8], _ reason: String, maximumLength: Int = ProxyHeaderParser.maximumV2Length,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     let outcome = proxyParseEveryWay(bytes, maximumLength: maximumLength, sourceLocation: sourceLocation)
     guard let message = outcome.message else {
         Issue.record("not rejected: \(outcome)", sourceLocation: sourceLocation)
@@ -96,7 +106,9 @@ func expectProxyError(_ bytes: [UInt8], _ reason: String, maximumLength: Int = P
     #expect(message.hasPrefix("invalid PROXY protocol header: "), "\(message)", sourceLocation: sourceLocation)
     #expect(message.contains(reason), "\(message)", sourceLocation: sourceLocation)
     #expect(message.contains("[" + proxyHex(bytes.prefix(1))), "\(message)", sourceLocation: sourceLocation)
-    #expect(!message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "\(message.debugDescription)", sourceLocation: sourceLocation)
+    #expect(
+        !message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "\(message.debugDescription)",
+        sourceLocation: sourceLocation)
 }
 
 /// `"50 52"`.
@@ -120,7 +132,9 @@ func proxyV2(command: UInt8 = 1, family: UInt8, _ block: [UInt8], crc: Bool = fa
     var header = proxyV2Signature + [0x20 | command, family, UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body
     if crc {
         let value = bitwiseCRC32C(header)
-        header.replaceSubrange((header.count - 4)..., with: [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)])
+        header.replaceSubrange(
+            (header.count - 4)...,
+            with: [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)])
     }
     return header
 }

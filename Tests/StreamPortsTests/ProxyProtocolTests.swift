@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+
 @testable import StreamPorts
 
 /// The PROXY protocol version 1 (text) parser, on bytes: the specification's examples and
@@ -12,17 +13,26 @@ struct ProxyProtocolV1Tests {
         let line = "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n"
         let request = "GET / HTTP/1.1\r\nHost: 192.168.0.11\r\n\r\n"
         let header = expectProxyHeader(Array((line + request).utf8), trailing: request.utf8.count)
-        #expect(header == ProxyHeader(version: 1, command: .proxy, family: .inet, transport: .stream,
-                                      source: .ip(address: "192.168.0.1", port: 56324),
-                                      destination: .ip(address: "192.168.0.11", port: 443)))
+        #expect(
+            header
+                == ProxyHeader(
+                    version: 1, command: .proxy, family: .inet, transport: .stream,
+                    source: .ip(address: "192.168.0.1", port: 56324),
+                    destination: .ip(address: "192.168.0.11", port: 443)))
         #expect(header?.source?.description == "192.168.0.1:56324")
     }
 
     @Test(arguments: [
         ("PROXY TCP4 255.255.255.255 255.255.255.255 65535 65535\r\n", 56),
-        ("PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n", 104),
+        (
+            "PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n",
+            104
+        ),
         ("PROXY UNKNOWN\r\n", 15),
-        ("PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n", 107),
+        (
+            "PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n",
+            107
+        ),
     ])
     func specificationMaximumLengths(line: String, length: Int) {
         #expect(line.utf8.count == length)
@@ -30,11 +40,13 @@ struct ProxyProtocolV1Tests {
     }
 
     @Test func oneByteOverTheLimitIsRejected() {
-        let line = "PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 655350\r\n"
+        let line =
+            "PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 655350\r\n"
         #expect(line.utf8.count == 108)
         expectProxyError(Array(line.utf8), "no CRLF within the first 107 bytes")
         // Without any CRLF the error comes at the 107th byte, whatever follows.
-        expectProxyError(Array(("PROXY TCP4 " + String(repeating: "1", count: 96)).utf8), "no CRLF within the first 107 bytes")
+        expectProxyError(
+            Array(("PROXY TCP4 " + String(repeating: "1", count: 96)).utf8), "no CRLF within the first 107 bytes")
         #expect(proxyParse(Array(("PROXY TCP4 " + String(repeating: "1", count: 95)).utf8)) == .needMoreData)
     }
 
@@ -121,7 +133,11 @@ struct ProxyProtocolDetectionTests {
         guard case .header(let header, 15) = result else { Issue.record("\(result)"); return }
         #expect(header.version == 1)
         let second = try first[15...].withUnsafeBytes { try parser.parse($0) }
-        #expect(second == .header(ProxyHeader(version: 2, command: .local, family: .unspecified, transport: .unspecified), consumed: 16))
+        #expect(
+            second
+                == .header(
+                    ProxyHeader(version: 2, command: .local, family: .unspecified, transport: .unspecified),
+                    consumed: 16))
         #expect(throws: StreamPortError.self) { try Array("XYZ".utf8).withUnsafeBytes { try parser.parse($0) } }
         let third = try Array("PROXY UNKNOWN\r\n".utf8).withUnsafeBytes { try parser.parse($0) }
         #expect(third.isHeader)

@@ -1,10 +1,12 @@
 import Testing
+
 @testable import StreamPorts
 
 /// 192.0.2.1:56324 → 198.51.100.7:443.
 private let inetBlock: [UInt8] = [192, 0, 2, 1, 198, 51, 100, 7, 0xDC, 0x04, 0x01, 0xBB]
 /// [2001:db8::1]:1 → [::ffff:10.1.2.3]:65535.
-private let inet6Block: [UInt8] = [0x20, 0x01, 0x0D, 0xB8] + Array(repeating: 0, count: 11) + [1]
+private let inet6Block: [UInt8] =
+    [0x20, 0x01, 0x0D, 0xB8] + Array(repeating: 0, count: 11) + [1]
     + Array(repeating: 0, count: 10) + [0xFF, 0xFF, 10, 1, 2, 3] + [0, 1, 0xFF, 0xFF]
 
 /// Malformed v2 headers and the reason each is rejected for.
@@ -16,14 +18,39 @@ private let malformedV2Headers: [([UInt8], String)] = {
     cases.append((proxyV2Signature + [0x21, 0x41, 0, 12] + inetBlock, "family and transport byte 0x41"))
     cases.append((proxyV2Signature + [0x21, 0x10, 0, 12] + inetBlock, "family and transport byte 0x10"))
     cases.append((proxyV2Signature + [0x20, 0x01, 0, 0], "family and transport byte 0x01"))
-    cases.append((proxyV2Signature + [0x21, 0x11, 0, 11] + inetBlock.prefix(11), "its length 11 is shorter than the 12-byte address block"))
-    cases.append((proxyV2Signature + [0x21, 0x21, 0, 35] + inet6Block.prefix(35), "shorter than the 36-byte address block"))
-    cases.append((proxyV2Signature + [0x20, 0x31, 0, 215] + Array(repeating: 0, count: 215), "shorter than the 216-byte address block"))
-    cases.append((proxyV2(family: 0x11, inetBlock + [0x01, 0x00, 0x05, 0x68, 0x32]), "TLV type 0x01 at offset 28 declares 5 bytes, only 2 follow"))
+    cases.append(
+        (
+            proxyV2Signature + [0x21, 0x11, 0, 11] + inetBlock.prefix(11),
+            "its length 11 is shorter than the 12-byte address block"
+        ))
+    cases.append(
+        (proxyV2Signature + [0x21, 0x21, 0, 35] + inet6Block.prefix(35), "shorter than the 36-byte address block"))
+    cases.append(
+        (
+            proxyV2Signature + [0x20, 0x31, 0, 215] + Array(repeating: 0, count: 215),
+            "shorter than the 216-byte address block"
+        ))
+    cases.append(
+        (
+            proxyV2(family: 0x11, inetBlock + [0x01, 0x00, 0x05, 0x68, 0x32]),
+            "TLV type 0x01 at offset 28 declares 5 bytes, only 2 follow"
+        ))
     cases.append((proxyV2(family: 0x11, inetBlock + [0x01, 0x00]), "2 bytes left at offset 28, too few for a TLV"))
-    cases.append((proxyV2(family: 0x11, inetBlock + proxyTLV(0x20, [0, 0, 0, 0])), "the SSL TLV has 4 bytes, fewer than its 5 fixed ones"))
-    cases.append((proxyV2(family: 0x11, inetBlock + proxyTLV(0x20, [1, 0, 0, 0, 0, 0x21, 0, 9, 0x54])), "SSL sub-TLV type 0x21 at offset 5 declares 9 bytes, only 1 follow"))
-    cases.append((proxyV2(family: 0x11, inetBlock + proxyTLV(0x05, Array(repeating: 7, count: 129))), "the unique ID TLV has 129 bytes, more than 128"))
+    cases.append(
+        (
+            proxyV2(family: 0x11, inetBlock + proxyTLV(0x20, [0, 0, 0, 0])),
+            "the SSL TLV has 4 bytes, fewer than its 5 fixed ones"
+        ))
+    cases.append(
+        (
+            proxyV2(family: 0x11, inetBlock + proxyTLV(0x20, [1, 0, 0, 0, 0, 0x21, 0, 9, 0x54])),
+            "SSL sub-TLV type 0x21 at offset 5 declares 9 bytes, only 1 follow"
+        ))
+    cases.append(
+        (
+            proxyV2(family: 0x11, inetBlock + proxyTLV(0x05, Array(repeating: 7, count: 129))),
+            "the unique ID TLV has 129 bytes, more than 128"
+        ))
     return cases
 }()
 
@@ -35,9 +62,12 @@ struct ProxyProtocolV2Tests {
 
     @Test func inetStreamWithTrailingBytes() {
         let header = expectProxyHeader(proxyV2(family: 0x11, inetBlock) + Array("hello\n".utf8), trailing: 6)
-        #expect(header == ProxyHeader(version: 2, command: .proxy, family: .inet, transport: .stream,
-                                      source: .ip(address: "192.0.2.1", port: 56324),
-                                      destination: .ip(address: "198.51.100.7", port: 443)))
+        #expect(
+            header
+                == ProxyHeader(
+                    version: 2, command: .proxy, family: .inet, transport: .stream,
+                    source: .ip(address: "192.0.2.1", port: 56324),
+                    destination: .ip(address: "198.51.100.7", port: 443)))
         #expect(header?.source?.socketAddress?.port == 56324)
     }
 
@@ -81,10 +111,12 @@ struct ProxyProtocolV2Tests {
     }
 
     @Test func everyTLVType() {
-        let ssl = [0x07, 0, 0, 0, 0] + proxyTLV(0x21, "TLSv1.3") + proxyTLV(0x22, "client.example")
+        let ssl =
+            [0x07, 0, 0, 0, 0] + proxyTLV(0x21, "TLSv1.3") + proxyTLV(0x22, "client.example")
             + proxyTLV(0x23, "ECDHE-RSA-AES128-GCM-SHA256") + proxyTLV(0x24, "RSA-SHA256") + proxyTLV(0x25, "RSA2048")
         let id = (0..<128).map { UInt8($0) }
-        let block = inetBlock + proxyTLV(0x01, "h2") + proxyTLV(0x02, "example.com") + proxyTLV(0x04, [0, 0, 0])
+        let block =
+            inetBlock + proxyTLV(0x01, "h2") + proxyTLV(0x02, "example.com") + proxyTLV(0x04, [0, 0, 0])
             + proxyTLV(0x05, id) + proxyTLV(0x20, ssl) + proxyTLV(0x30, "blue") + proxyTLV(0xE0, [1, 2])
         let bytes = proxyV2(family: 0x11, block, crc: true)
         guard let header = expectProxyHeader(bytes) else { return }
@@ -96,12 +128,17 @@ struct ProxyProtocolV2Tests {
         #expect(header.value(ofType: 0xE0) == [1, 2])
         #expect(header.value(ofType: 0x04) == [0, 0, 0])
         #expect(header.crc32c == bitwiseCRC32C(Array(bytes.dropLast(4)) + [0, 0, 0, 0]))
-        #expect(header.ssl == ProxyHeader.SSL(client: [.ssl, .certificateOnConnection, .certificateInSession], verify: 0,
-                                              subTLVs: [.init(type: 0x21, value: Array("TLSv1.3".utf8)),
-                                                        .init(type: 0x22, value: Array("client.example".utf8)),
-                                                        .init(type: 0x23, value: Array("ECDHE-RSA-AES128-GCM-SHA256".utf8)),
-                                                        .init(type: 0x24, value: Array("RSA-SHA256".utf8)),
-                                                        .init(type: 0x25, value: Array("RSA2048".utf8))]))
+        #expect(
+            header.ssl
+                == ProxyHeader.SSL(
+                    client: [.ssl, .certificateOnConnection, .certificateInSession], verify: 0,
+                    subTLVs: [
+                        .init(type: 0x21, value: Array("TLSv1.3".utf8)),
+                        .init(type: 0x22, value: Array("client.example".utf8)),
+                        .init(type: 0x23, value: Array("ECDHE-RSA-AES128-GCM-SHA256".utf8)),
+                        .init(type: 0x24, value: Array("RSA-SHA256".utf8)),
+                        .init(type: 0x25, value: Array("RSA2048".utf8)),
+                    ]))
         #expect(header.ssl?.version == "TLSv1.3" && header.ssl?.commonName == "client.example")
         #expect(header.ssl?.cipher == "ECDHE-RSA-AES128-GCM-SHA256")
         #expect(header.ssl?.signatureAlgorithm == "RSA-SHA256" && header.ssl?.keyAlgorithm == "RSA2048")
@@ -116,7 +153,9 @@ struct ProxyProtocolV2Tests {
         #expect(bitwiseCRC32C(Array("123456789".utf8)) == 0xE306_9283)
         var bytes: [UInt8] = []
         var state: UInt32 = 1
-        for _ in 0..<1000 { state = state &* 1_103_515_245 &+ 12345; bytes.append(UInt8(truncatingIfNeeded: state >> 16)) }
+        for _ in 0..<1000 {
+            state = state &* 1_103_515_245 &+ 12345; bytes.append(UInt8(truncatingIfNeeded: state >> 16))
+        }
         #expect(bytes.withUnsafeBytes { CRC32C.checksum($0) } == bitwiseCRC32C(bytes))
     }
 
@@ -129,8 +168,10 @@ struct ProxyProtocolV2Tests {
         var badAddress = good
         badAddress[16] ^= 0x80
         expectProxyError(badAddress, "CRC32C mismatch")
-        expectProxyError(proxyV2(family: 0x11, inetBlock + proxyTLV(0x03, [1, 2, 3])), "the CRC32C TLV has 3 bytes, not 4")
-        expectProxyError(proxyV2(family: 0x11, inetBlock + proxyTLV(0x03, [0, 0, 0, 0]), crc: true), "more than one CRC32C TLV")
+        expectProxyError(
+            proxyV2(family: 0x11, inetBlock + proxyTLV(0x03, [1, 2, 3])), "the CRC32C TLV has 3 bytes, not 4")
+        expectProxyError(
+            proxyV2(family: 0x11, inetBlock + proxyTLV(0x03, [0, 0, 0, 0]), crc: true), "more than one CRC32C TLV")
     }
 
     @Test(arguments: malformedV2Headers)

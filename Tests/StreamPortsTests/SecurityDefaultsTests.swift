@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+
 @testable import StreamPorts
 
 /// The defaults a server gets without asking: loopback only, and a bound on every buffer a peer
@@ -16,7 +17,9 @@ struct SecurityDefaultsTests {
         await byPort.close()
     }
 
-    @Test("An accepted stream's bounds: 1 MiB lines, 256 KiB read ahead, 256 KiB buffered output, 32/64 KiB NIO watermarks, backlog-deep accept queue")
+    @Test(
+        "An accepted stream's bounds: 1 MiB lines, 256 KiB read ahead, 256 KiB buffered output, 32/64 KiB NIO watermarks, backlog-deep accept queue"
+    )
     func acceptedStreamBounds() async throws {
         let server = try await tcpServerStream("127.0.0.1:0")
         #expect(server.accepted.limit == 128)

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+
 @testable import StreamPorts
 
 @Suite("Seed 000: Falcon TCPServer", .timeLimit(.minutes(1)))
@@ -10,10 +11,10 @@ struct FalconTCPServerTests {
         try server.bind("127.0.0.1", "0")
         let port = server.localPort
         #expect(port > 0)
-        #expect(try await server.accept(timeout: 0) == nil)      // poll: nothing pending
-        #expect(try await server.accept(timeout: 50) == nil)     // short wait
+        #expect(try await server.accept(timeout: 0) == nil)  // poll: nothing pending
+        #expect(try await server.accept(timeout: 50) == nil)  // short wait
         let peer = try await tcpClientStream("127.0.0.1:\(port)")
-        let accepted = try await server.accept()                  // no timeout: waits
+        let accepted = try await server.accept()  // no timeout: waits
         #expect(accepted != nil)
         try peer.showln("hi")
         try await peer.flushWriter()
@@ -47,7 +48,7 @@ struct LuaServerTests {
         try server.setOption("reuseaddr", true)
         #expect(throws: StreamPortError.self) { try server.setOption("nosuchoption", true) }
         try server.bind("localhost", 0)
-        #expect(server.localAddress == "127.0.0.1")   // localhost: loopback only; the host alone (seed 003)
+        #expect(server.localAddress == "127.0.0.1")  // localhost: loopback only; the host alone (seed 003)
         #expect(server.localPort > 0)
         #expect(server.localEndpoint == "127.0.0.1:\(server.localPort)")
         try await server.listen(8)

@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+
 @testable import StreamPorts
 
 /// A value behind a lock that closures can share (a local `Mutex` cannot be captured by an
@@ -82,8 +83,14 @@ struct ServeLoopTests {
         try await withServer { server in
             let serving = Task {
                 try await server.serve(maxConnections: 10) { client in
-                    running.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
-                    defer { running.withLock { $0.now -= 1; $0.served += 1 } }
+                    running.withLock {
+                        $0.now += 1; $0.most = max($0.most, $0.now)
+                    }
+                    defer {
+                        running.withLock {
+                            $0.now -= 1; $0.served += 1
+                        }
+                    }
                     guard let line = try await client.readLine() else { return }
                     try await Task.sleep(for: .milliseconds(30))
                     try client.showln(line)
@@ -106,7 +113,7 @@ struct ServeLoopTests {
             #expect(answers.count == 50 && answers.allSatisfy { $0 })
             // Never more streams handed out than the limit, and none accepted ahead of it.
             #expect(running.withLock { $0.most } <= 10)
-            #expect(running.withLock { $0.most } >= 2)   // they did run side by side
+            #expect(running.withLock { $0.most } >= 2)  // they did run side by side
             #expect(server.accepted.state.withLock { $0.active + $0.waiting } <= 10)
         }
         #expect(running.withLock { $0.served } == 50)
@@ -143,7 +150,7 @@ struct ServeLoopTests {
         #expect(try await client.readLine() == "one")
         serving.cancel()
         try await serving.value
-        #expect(handlerEnded.withLock { $0 })   // the idle handler was cancelled, not left waiting
+        #expect(handlerEnded.withLock { $0 })  // the idle handler was cancelled, not left waiting
         // The port is free at once (no SO_REUSEADDR on either socket).
         let host = address.hasPrefix("[") ? "[::1]" : "127.0.0.1"
         let again = try await tcpServerStream("\(host):\(port)", reuseAddress: false)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import StreamPorts
 
 /// Accepts one connection and hands both ends to `body`.
@@ -13,7 +14,11 @@ func withPair<R>(
         guard let accepted = await server.read(timeout: .seconds(10)) else {
             throw StreamPortError(.timedOut, "no connection accepted")
         }
-        defer { Task { await accepted.abort(); await peer.abort() } }
+        defer {
+            Task {
+                await accepted.abort(); await peer.abort()
+            }
+        }
         return try await body(accepted, peer)
     }
 }
@@ -32,9 +37,9 @@ struct StreamBehaviourTests {
             // "日" = E6 97 A5, split; then CR | LF split; then a CR-only line end.
             try await send(peer, [0x61, 0xE6, 0x97])
             try await send(peer, [0xA5, 0x0D])
-            #expect(try await server.readLine() == "a日")   // a CR ends the line at once
+            #expect(try await server.readLine() == "a日")  // a CR ends the line at once
             try await send(peer, [0x0A, 0x62, 0x0D])
-            #expect(try await server.readLine() == "b")     // the LF after CR was swallowed
+            #expect(try await server.readLine() == "b")  // the LF after CR was swallowed
             try await send(peer, [0x63, 0x0A])
             #expect(try await server.readLine() == "c")
         }
@@ -159,7 +164,7 @@ struct StreamBehaviourTests {
         try await withPair { server, peer in
             server.readTimeout = .milliseconds(50)
             await #expect(throws: StreamPortError.self) { _ = try await server.readLine() }
-            server.readTimeout = .seconds(10)   // bytes on their way get time (sanitizers, load)
+            server.readTimeout = .seconds(10)  // bytes on their way get time (sanitizers, load)
             try await send(peer, Array("later\n".utf8))
             #expect(try await server.readLine() == "later")
         }
@@ -197,7 +202,7 @@ struct StreamBehaviourTests {
             server.readTimeout = .seconds(2)
             try await send(peer, [0x61, 0x62, 0x0D, 0xC2])
             #expect(try await server.readLine() == "ab")
-            try await send(peer, [0x85, 0x63, 0x0A])    // CR NEL: one line end
+            try await send(peer, [0x85, 0x63, 0x0A])  // CR NEL: one line end
             #expect(try await server.readLine() == "c")
             try await send(peer, [0x64, 0x0D, 0xC2])
             try await peer.closeWriter()
@@ -217,7 +222,7 @@ struct StreamBehaviourTests {
             try await send(peer, [0x61, 0x62, 0x0D, 0xC2])
             #expect(try await server.readLine() == "ab")
             async let next = server.readBytes(1)
-            try await send(peer, [0x85, 0x6F])   // CR NEL: the NEL belongs to the line end
+            try await send(peer, [0x85, 0x6F])  // CR NEL: the NEL belongs to the line end
             #expect(try await next == [0x6F])
         }
     }
@@ -228,7 +233,7 @@ struct StreamBehaviourTests {
         try await withPair(maxLineLength: 8) { server, peer in
             try await send(peer, [UInt8](repeating: 0x41, count: 20))
             await #expect(throws: StreamPortError.self) { _ = try await server.readLine() }
-            async let next = server.readLine()   // waits while the rest of the line arrives
+            async let next = server.readLine()  // waits while the rest of the line arrives
             try await send(peer, [UInt8](repeating: 0x42, count: 20))
             try await send(peer, Array("CC\nnext\n".utf8))
             #expect(try await next == "next")
@@ -243,7 +248,7 @@ struct StreamBehaviourTests {
         let utf16 = Transcoder(codec: .utf16LE, eolStyle: .lf)
         try await withPair(server: utf16, client: utf16, maxLineLength: 8) { server, peer in
             try await send(peer, try utf16.encode("1234\n12345\nok\n"))
-            #expect(try await server.readLine() == "1234")   // 8 bytes: at the limit
+            #expect(try await server.readLine() == "1234")  // 8 bytes: at the limit
             await #expect(throws: StreamPortError.self) { _ = try await server.readLine() }
             #expect(try await server.readLine() == "ok")
             try await send(peer, try utf16.encode("123456"))
@@ -305,7 +310,9 @@ struct StreamBehaviourTests {
     }
 
     @Test func unknownHost() async throws {
-        let error = await #expect(throws: StreamPortError.self) { _ = try await tcpClientStream("no-such-host.invalid:80") }
+        let error = await #expect(throws: StreamPortError.self) {
+            _ = try await tcpClientStream("no-such-host.invalid:80")
+        }
         #expect(error?.code == .hostNotFound, "\(String(describing: error))")
     }
 

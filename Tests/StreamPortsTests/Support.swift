@@ -33,7 +33,9 @@ func startEcho(_ server: ServerStream) -> Task<Void, Never> {
 }
 
 /// Connects to `server` on loopback.
-func connect(to server: ServerStream, transcoder: Transcoder = Transcoder(eolStyle: .lf), coalesce: Bool = false) async throws -> ClientStream {
+func connect(
+    to server: ServerStream, transcoder: Transcoder = Transcoder(eolStyle: .lf), coalesce: Bool = false
+) async throws -> ClientStream {
     let host = server.localAddress.contains(":") ? "[::1]" : "127.0.0.1"
     return try await tcpClientStream("\(host):\(server.localPort)", coalesce: coalesce, transcoder: transcoder)
 }

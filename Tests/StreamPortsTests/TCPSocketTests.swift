@@ -1,9 +1,12 @@
 import Glibc
 import Testing
+
 @testable import StreamPorts
 
 /// Collects events until `last` arrives (bounded by a timeout).
-func collect(_ socket: TCPSocket, until last: TCPSocket.Event, timeout: Duration = .seconds(5)) async -> [TCPSocket.Event] {
+func collect(
+    _ socket: TCPSocket, until last: TCPSocket.Event, timeout: Duration = .seconds(5)
+) async -> [TCPSocket.Event] {
     await withTaskGroup(of: [TCPSocket.Event].self) { group in
         group.addTask {
             var seen: [TCPSocket.Event] = []
@@ -44,10 +47,11 @@ struct TCPSocketTests {
             try accepted.showln("hello")
             try await accepted.flushWriter()
             let untilRead = await collect(socket, until: .readyRead(bytesAvailable: 6))
-            #expect(untilRead == [
-                .stateChanged(.hostLookup), .hostFound, .stateChanged(.connecting), .stateChanged(.connected),
-                .connected, .readyRead(bytesAvailable: 6),
-            ])
+            #expect(
+                untilRead == [
+                    .stateChanged(.hostLookup), .hostFound, .stateChanged(.connecting), .stateChanged(.connected),
+                    .connected, .readyRead(bytesAvailable: 6),
+                ])
             #expect(socket.bytesAvailable == 6)
             #expect(try await socket.readLine() == "hello")
             try await accepted.close()

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import StreamPorts
 
 /// Addresses and names may come from a peer: a NUL cannot smuggle a different address past the
@@ -18,7 +19,9 @@ struct UntrustedInputTests {
             Issue.record("\(address.debugDescription) connected")
         } catch let error as StreamPortError {
             #expect(error.code == .invalidAddress, "\(error)")
-            #expect(!error.message.unicodeScalars.contains(where: Self.isRaw), "raw control in \(error.message.debugDescription)")
+            #expect(
+                !error.message.unicodeScalars.contains(where: Self.isRaw),
+                "raw control in \(error.message.debugDescription)")
             #expect(error.message.contains("\\x") || error.message.contains("\\u{"), "\(error.message)")
         } catch {
             Issue.record("unexpected \(error)")
@@ -47,7 +50,9 @@ struct UntrustedInputTests {
                 Issue.record("no decoding error")
             } catch let error as StreamPortError {
                 #expect(error.code == .decoding)
-                #expect(error.message == "cannot decode byte sequence FF at byte offset 4 as UTF-8: invalid sequence", "\(error.message)")
+                #expect(
+                    error.message == "cannot decode byte sequence FF at byte offset 4 as UTF-8: invalid sequence",
+                    "\(error.message)")
             }
         }
     }

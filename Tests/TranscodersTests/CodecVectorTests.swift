@@ -1,5 +1,6 @@
 import StreamPortsTestSupport
 import Testing
+
 @testable import Transcoders
 
 /// A codec with a text and its exact bytes (checked against Python's codecs, not ICU).
@@ -14,7 +15,8 @@ let vectors: [Vector] = [
     Vector(codec: "UTF-8", text: "aé日😀", bytes: [0x61, 0xC3, 0xA9, 0xE6, 0x97, 0xA5, 0xF0, 0x9F, 0x98, 0x80]),
     Vector(codec: "UTF-16BE", text: "aé日😀", bytes: [0x00, 0x61, 0x00, 0xE9, 0x65, 0xE5, 0xD8, 0x3D, 0xDE, 0x00]),
     Vector(codec: "UTF-16LE", text: "aé日😀", bytes: [0x61, 0x00, 0xE9, 0x00, 0xE5, 0x65, 0x3D, 0xD8, 0x00, 0xDE]),
-    Vector(codec: "UTF-16", text: "aé日😀", bytes: [0xFE, 0xFF, 0x00, 0x61, 0x00, 0xE9, 0x65, 0xE5, 0xD8, 0x3D, 0xDE, 0x00]),
+    Vector(
+        codec: "UTF-16", text: "aé日😀", bytes: [0xFE, 0xFF, 0x00, 0x61, 0x00, 0xE9, 0x65, 0xE5, 0xD8, 0x3D, 0xDE, 0x00]),
     Vector(codec: "UTF-32BE", text: "a日😀", bytes: [0, 0, 0, 0x61, 0, 0, 0x65, 0xE5, 0, 0x01, 0xF6, 0x00]),
     Vector(codec: "UTF-32LE", text: "a日😀", bytes: [0x61, 0, 0, 0, 0xE5, 0x65, 0, 0, 0x00, 0xF6, 0x01, 0]),
     Vector(codec: "UTF-32", text: "a😀", bytes: [0, 0, 0xFE, 0xFF, 0, 0, 0, 0x61, 0, 0x01, 0xF6, 0x00]),
@@ -25,7 +27,9 @@ let vectors: [Vector] = [
     Vector(codec: "Shift_JIS", text: "日本語", bytes: [0x93, 0xFA, 0x96, 0x7B, 0x8C, 0xEA]),
     Vector(codec: "sjis", text: "aｱ日", bytes: [0x61, 0xB1, 0x93, 0xFA]),
     Vector(codec: "EUC-JP", text: "日本語", bytes: [0xC6, 0xFC, 0xCB, 0xDC, 0xB8, 0xEC]),
-    Vector(codec: "ISO-2022-JP", text: "日本語", bytes: [0x1B, 0x24, 0x42, 0x46, 0x7C, 0x4B, 0x5C, 0x38, 0x6C, 0x1B, 0x28, 0x42]),
+    Vector(
+        codec: "ISO-2022-JP", text: "日本語",
+        bytes: [0x1B, 0x24, 0x42, 0x46, 0x7C, 0x4B, 0x5C, 0x38, 0x6C, 0x1B, 0x28, 0x42]),
     Vector(codec: "GB18030", text: "中文€😀", bytes: [0xD6, 0xD0, 0xCE, 0xC4, 0xA2, 0xE3, 0x94, 0x39, 0xFC, 0x36]),
     Vector(codec: "GBK", text: "中文", bytes: [0xD6, 0xD0, 0xCE, 0xC4]),
     Vector(codec: "Big5", text: "中文", bytes: [0xA4, 0xA4, 0xA4, 0xE5]),
@@ -60,7 +64,9 @@ let vectors: [Vector] = [
                 continue
             }
             let t = Transcoder(codec: codec, eolStyle: .lf, errorMode: .raise)
-            if (try? t.encode(v.text)) == v.bytes && (try? t.decode(v.bytes)) == v.text { roundTripped.insert(codec.name) }
+            if (try? t.encode(v.text)) == v.bytes && (try? t.decode(v.bytes)) == v.text {
+                roundTripped.insert(codec.name)
+            }
         }
         #expect(roundTripped.count >= 20, "\(roundTripped.count) converters round-trip: \(roundTripped.sorted())")
     }
@@ -69,7 +75,10 @@ let vectors: [Vector] = [
         let t = Transcoder(codec: try Codec("sjis"), eolStyle: .lf, errorMode: .raise)
         #expect(try t.encode("日本語") == [0x93, 0xFA, 0x96, 0x7B, 0x8C, 0xEA])
         #expect(try t.decode([0x93, 0xFA, 0x96, 0x7B, 0x8C, 0xEA]) == "日本語")
-        #expect(try Transcoder(codec: .shiftJIS, eolStyle: .crlf).encode("日本語\n") == [0x93, 0xFA, 0x96, 0x7B, 0x8C, 0xEA, 0x0D, 0x0A])
+        #expect(
+            try Transcoder(codec: .shiftJIS, eolStyle: .crlf).encode("日本語\n") == [
+                0x93, 0xFA, 0x96, 0x7B, 0x8C, 0xEA, 0x0D, 0x0A,
+            ])
     }
 
     @Test func aliasesOpenTheSameConverter() throws {
@@ -77,7 +86,9 @@ let vectors: [Vector] = [
             #expect(try Codec(name) == Codec.shiftJIS, "\(name)")
         }
         for name in ["UTF-8", "utf8", "Utf-8"] { #expect(try Codec(name) == Codec.utf8) }
-        for name in ["latin1", "ISO-8859-1", "iso_8859-1", "latin-1"] { #expect(try Codec(name) == Codec.latin1, "\(name)") }
+        for name in ["latin1", "ISO-8859-1", "iso_8859-1", "latin-1"] {
+            #expect(try Codec(name) == Codec.latin1, "\(name)")
+        }
         #expect(try Codec("US-ASCII") == Codec.ascii)
         #expect(Codec.shiftJIS.name == "ibm-943_P15A-2003")
         #expect(try Codec("sjis").requestedName == "sjis")
@@ -85,8 +96,10 @@ let vectors: [Vector] = [
     }
 
     @Test func shorthandsOpen() {
-        let all: [Codec] = [.utf8, .latin1, .ascii, .utf16, .utf16LE, .utf16BE, .utf32, .utf32LE, .utf32BE,
-                            .shiftJIS, .eucJP, .iso2022JP, .gb18030, .big5, .windows1252, .koi8R, .ibm037]
+        let all: [Codec] = [
+            .utf8, .latin1, .ascii, .utf16, .utf16LE, .utf16BE, .utf32, .utf32LE, .utf32BE,
+            .shiftJIS, .eucJP, .iso2022JP, .gb18030, .big5, .windows1252, .koi8R, .ibm037,
+        ]
         #expect(Set(all).count == all.count)
     }
 
@@ -108,9 +121,9 @@ let vectors: [Vector] = [
         #expect(Codec.shiftJIS.lineEndsAreByteScannable(for: .crlf))
         #expect(Codec.eucJP.lineEndsAreByteScannable(for: .lf))
         #expect(Codec.koi8R.lineEndsAreByteScannable(for: .crlf))
-        #expect(try Codec("windows-1252").lineEndsAreByteScannable(for: .nel))   // 0x85 is "…"
+        #expect(try Codec("windows-1252").lineEndsAreByteScannable(for: .nel))  // 0x85 is "…"
         #expect(Codec.gb18030.lineEndsAreByteScannable(for: .lf))
-        #expect(!Codec.gb18030.lineEndsAreByteScannable(for: .nel))              // NEL is four bytes
+        #expect(!Codec.gb18030.lineEndsAreByteScannable(for: .nel))  // NEL is four bytes
         #expect(!Codec.utf16.lineEndsAreByteScannable(for: .lf))
         #expect(!Codec.utf16LE.lineEndsAreByteScannable(for: .lf))
         #expect(!Codec.utf32.lineEndsAreByteScannable(for: .lf))
@@ -121,7 +134,10 @@ let vectors: [Vector] = [
 
 @Suite struct CodecNameTests {
     @Test func unknownNameIsNamedWithSuggestions() {
-        for (name, expected) in [("utf-9", "utf8"), ("shift-jsi", "shiftjis"), ("shft_jis", "shiftjis"), ("latn1", "latin1"), ("windwos-1252", "windows1252")] {
+        for (name, expected) in [
+            ("utf-9", "utf8"), ("shift-jsi", "shiftjis"), ("shft_jis", "shiftjis"), ("latn1", "latin1"),
+            ("windwos-1252", "windows1252"),
+        ] {
             do {
                 let codec = try Codec(name)
                 Issue.record("\(name) opened \(codec.name)")

@@ -1,9 +1,13 @@
 import StreamPortsTestSupport
 import Testing
+
 @testable import Transcoders
 
 @Suite struct EOLTests {
-    static let r6rs: [UInt8] = [0x61, 0x0A, 0x62, 0x0D, 0x63, 0x0D, 0x0A, 0x64, 0xC2, 0x85, 0x65, 0xE2, 0x80, 0xA8, 0x66, 0x0D, 0xC2, 0x85, 0x67]
+    static let r6rs: [UInt8] = [
+        0x61, 0x0A, 0x62, 0x0D, 0x63, 0x0D, 0x0A, 0x64, 0xC2, 0x85, 0x65, 0xE2, 0x80, 0xA8, 0x66, 0x0D, 0xC2, 0x85,
+        0x67,
+    ]
 
     @Test func r6rsVectors() throws {
         let bytes = Self.r6rs
@@ -21,7 +25,8 @@ import Testing
             #expect(try Transcoder(codec: .utf8, eolStyle: style).decode(bytes) == "a\nb\nc\nd\ne\nf\ng")
         }
         for style in [EOLStyle.lf, .cr, .crlf] {
-            #expect(try Transcoder(codec: .utf8, eolStyle: style).decode(bytes) == "a\nb\nc\nd\u{85}e\u{2028}f\n\u{85}g")
+            #expect(
+                try Transcoder(codec: .utf8, eolStyle: style).decode(bytes) == "a\nb\nc\nd\u{85}e\u{2028}f\n\u{85}g")
         }
     }
 
@@ -57,7 +62,9 @@ import Testing
         }
         #expect(try Transcoder(codec: .windows1252, eolStyle: .lf).encode("…") == [0x85])
         // windows-1252 cannot encode NEL: .nel falls back per error mode
-        #expect(throws: TranscoderError.self) { try Transcoder(codec: .windows1252, eolStyle: .nel, errorMode: .raise).encode("a\n") }
+        #expect(throws: TranscoderError.self) {
+            try Transcoder(codec: .windows1252, eolStyle: .nel, errorMode: .raise).encode("a\n")
+        }
     }
 
     @Test func ebcdic() throws {
@@ -77,7 +84,8 @@ import Testing
         #expect(try Transcoder(codec: .gb18030, eolStyle: .nel).encode("a\n") == [0x61, 0x81, 0x30, 0x81, 0x35])
         #expect(try Transcoder(codec: .gb18030, eolStyle: .ls).encode("a\n") == [0x61, 0x81, 0x36, 0xA6, 0x35])
         for i in 0...bytes.count {
-            #expect(try streamDecode(Transcoder(codec: .gb18030, eolStyle: .nel), splitAt(bytes, i)).text == "a\nb\nc\n")
+            #expect(
+                try streamDecode(Transcoder(codec: .gb18030, eolStyle: .nel), splitAt(bytes, i)).text == "a\nb\nc\n")
         }
     }
 
@@ -95,7 +103,7 @@ import Testing
         ] {
             let decoder = try Transcoder(codec: codec, eolStyle: style, errorMode: .replace).makeDecoder()
             var text = ""
-            try decoder.decode([0x0D], into: &text)   // a CR pending before the line
+            try decoder.decode([0x0D], into: &text)  // a CR pending before the line
             let line = try bytes.withUnsafeBytes { try decoder.decodeLine($0, streamOffset: 0) }
             #expect(line == expected, "\(codec) \(style) \(hex(bytes))")
         }
@@ -111,7 +119,8 @@ import Testing
         #expect(u.translate("\r") == "\n")
         #expect(u.translate("\u{85}") == nil)
         #expect(u.translate("\u{2028}") == "\n")
-        #expect(EOLStyle.crlf.isLineEnd("\r") && !EOLStyle.crlf.isLineEnd("\u{85}") && EOLStyle.nel.isLineEnd("\u{2028}"))
+        #expect(
+            EOLStyle.crlf.isLineEnd("\r") && !EOLStyle.crlf.isLineEnd("\u{85}") && EOLStyle.nel.isLineEnd("\u{2028}"))
     }
 }
 
@@ -119,7 +128,7 @@ import Testing
     @Test func utf16AndUTF32HonourBOM() throws {
         #expect(try Transcoder(codec: .utf16).decode([0xFE, 0xFF, 0x00, 0x61]) == "a")
         #expect(try Transcoder(codec: .utf16).decode([0xFF, 0xFE, 0x61, 0x00]) == "a")
-        #expect(try Transcoder(codec: .utf16).decode([0x00, 0x61]) == "a")          // big-endian by default
+        #expect(try Transcoder(codec: .utf16).decode([0x00, 0x61]) == "a")  // big-endian by default
         #expect(try Transcoder(codec: .utf16).decode([0xFF, 0xFE, 0x61, 0x00, 0xFF, 0xFE]) == "a\u{FEFF}")
         #expect(try Transcoder(codec: .utf16).decode([0x00, 0x61, 0xFE, 0xFF, 0x00, 0x62]) == "a\u{FEFF}b")
         #expect(try Transcoder(codec: .utf32).decode([0, 0, 0xFE, 0xFF, 0, 0, 0, 0x61]) == "a")
@@ -157,15 +166,18 @@ import Testing
         #expect(try t.decode([0xEF, 0xBB, 0xBF, 0xEF, 0xBB, 0xBF]) == "\u{FEFF}")
         #expect(try t.decode([0xEF, 0xBB, 0xBF]) == "")
         #expect(try t.encode("a") == [0x61])
-        #expect(try t.encode("\u{FEFF}a") == [0xEF, 0xBB, 0xBF, 0x61])   // the text's own character
+        #expect(try t.encode("\u{FEFF}a") == [0xEF, 0xBB, 0xBF, 0x61])  // the text's own character
         // ScalarDecoder drops it too, and offsets still count it
         let r = try scalarDecode(t, [[0xEF, 0xBB, 0xBF, 0x61, 0xEF, 0xBB, 0xBF]])
         #expect(r.text == "a\u{FEFF}")
         #expect(r.offsets == [3, 4])
         // decodeLine of a stream's first line drops it as well; later lines keep it
         let d = try t.makeDecoder()
-        #expect(try ([0xEF, 0xBB, 0xBF, 0x61] as [UInt8]).withUnsafeBytes { try d.decodeLine($0, streamOffset: 0) } == "a")
-        #expect(try ([0xEF, 0xBB, 0xBF, 0x61] as [UInt8]).withUnsafeBytes { try d.decodeLine($0, streamOffset: 9) } == "\u{FEFF}a")
+        #expect(
+            try ([0xEF, 0xBB, 0xBF, 0x61] as [UInt8]).withUnsafeBytes { try d.decodeLine($0, streamOffset: 0) } == "a")
+        #expect(
+            try ([0xEF, 0xBB, 0xBF, 0x61] as [UInt8]).withUnsafeBytes { try d.decodeLine($0, streamOffset: 9) }
+                == "\u{FEFF}a")
         // after reset, a new stream starts
         let d2 = try t.makeDecoder()
         var s = ""

@@ -1,5 +1,6 @@
 import StreamPortsTestSupport
 import Testing
+
 @testable import Transcoders
 
 @Suite struct DecodingErrorTests {
@@ -25,12 +26,13 @@ import Testing
         let t = Transcoder(codec: .utf8, eolStyle: .lf)
         #expect(try t.decode([0xE0, 0x67, 0x0A]) == "\u{FFFD}g\n")
         // Unicode Table 3-8's example: 61 F1 80 80 E1 80 C2 62 80 63 80 BF 64
-        #expect(try t.decode([0x61, 0xF1, 0x80, 0x80, 0xE1, 0x80, 0xC2, 0x62, 0x80, 0x63, 0x80, 0xBF, 0x64])
+        #expect(
+            try t.decode([0x61, 0xF1, 0x80, 0x80, 0xE1, 0x80, 0xC2, 0x62, 0x80, 0x63, 0x80, 0xBF, 0x64])
                 == "a\u{FFFD}\u{FFFD}\u{FFFD}b\u{FFFD}c\u{FFFD}\u{FFFD}d")
-        #expect(try t.decode([0xED, 0xA0, 0x80]) == "\u{FFFD}\u{FFFD}\u{FFFD}")         // surrogate
-        #expect(try t.decode([0xC0, 0xAF]) == "\u{FFFD}\u{FFFD}")                       // overlong
+        #expect(try t.decode([0xED, 0xA0, 0x80]) == "\u{FFFD}\u{FFFD}\u{FFFD}")  // surrogate
+        #expect(try t.decode([0xC0, 0xAF]) == "\u{FFFD}\u{FFFD}")  // overlong
         #expect(try t.decode([0xF4, 0x90, 0x80, 0x80]) == "\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}")
-        #expect(try t.decode([0x61, 0xF0, 0x9F, 0x98]) == "a\u{FFFD}")                  // truncated at end
+        #expect(try t.decode([0x61, 0xF0, 0x9F, 0x98]) == "a\u{FFFD}")  // truncated at end
     }
 
     @Test func raiseOffsetsAndResumption() throws {
@@ -49,7 +51,9 @@ import Testing
         }
         let r = try streamDecode(t, byteByByte(bytes))
         #expect(r.errors == expectedErrors)
-        #expect(try Transcoder(codec: .utf8, eolStyle: .lf, errorMode: .replace).decode(bytes) == "a\u{FFFD}b\u{FFFD}gé\u{FFFD}\u{FFFD}c\u{FFFD}")
+        #expect(
+            try Transcoder(codec: .utf8, eolStyle: .lf, errorMode: .replace).decode(bytes)
+                == "a\u{FFFD}b\u{FFFD}gé\u{FFFD}\u{FFFD}c\u{FFFD}")
     }
 
     /// The same property in every codec: raise-and-resume sees exactly the errors whose
@@ -74,7 +78,9 @@ import Testing
         let ignored = try ignore.decode(input.bytes)
         let replaced = try replace.decode(input.bytes)
         #expect(r.text == ignored)
-        #expect(replaced == input.replaced, "\(input.codec): \(replaced.unicodeScalars.map { String($0.value, radix: 16) })")
+        #expect(
+            replaced == input.replaced, "\(input.codec): \(replaced.unicodeScalars.map { String($0.value, radix: 16) })"
+        )
         #expect(replaced.unicodeScalars.filter { $0 == "\u{FFFD}" }.count == r.errors.count)
         #expect(!replaced.unicodeScalars.contains("\u{1A}"))
         for mode in ErrorMode.allCases {
@@ -97,7 +103,9 @@ import Testing
             #expect(s.text == oneShot.text, "\(input.codec) \(mode) scalar")
             #expect(s.errors == oneShot.errors, "\(input.codec) \(mode) scalar")
             let sb = try scalarDecode(t, byteByByte(input.bytes))
-            #expect(sb.text == oneShot.text && sb.errors == oneShot.errors, "\(input.codec) \(mode) scalar byte by byte: \(sb.errors)")
+            #expect(
+                sb.text == oneShot.text && sb.errors == oneShot.errors,
+                "\(input.codec) \(mode) scalar byte by byte: \(sb.errors)")
         }
     }
 
@@ -126,14 +134,19 @@ import Testing
             // and the decoder still works afterwards
             #expect(try ([0x61] as [UInt8]).withUnsafeBytes { try decoder.decodeLine($0, streamOffset: 200) } == "a")
             let replace = try Transcoder(codec: codec, eolStyle: .lf, errorMode: .replace).makeDecoder()
-            #expect(try line.withUnsafeBytes { try replace.decodeLine($0, streamOffset: 100) }.unicodeScalars.last == "\u{FFFD}"
+            #expect(
+                try line.withUnsafeBytes { try replace.decodeLine($0, streamOffset: 100) }.unicodeScalars.last
+                    == "\u{FFFD}"
                     || codec == .shiftJIS && line.last == 0x20 || codec == .utf8 && line.last == 0x65)
         }
     }
 
     @Test func incompleteAtEnd() throws {
-        for (codec, bytes) in [(Codec.utf8, [0x61, 0xE6, 0x97] as [UInt8]), (.shiftJIS, [0x61, 0x93]), (.shiftJIS, [0x61, 0x82]), (.utf16LE, [0x61, 0x00, 0x3D]),
-                               (.utf16LE, [0x61, 0x00, 0x3D, 0xD8]), (.gb18030, [0x61, 0x81, 0x30])] {
+        for (codec, bytes) in [
+            (Codec.utf8, [0x61, 0xE6, 0x97] as [UInt8]), (.shiftJIS, [0x61, 0x93]), (.shiftJIS, [0x61, 0x82]),
+            (.utf16LE, [0x61, 0x00, 0x3D]),
+            (.utf16LE, [0x61, 0x00, 0x3D, 0xD8]), (.gb18030, [0x61, 0x81, 0x30]),
+        ] {
             let raise = Transcoder(codec: codec, eolStyle: .lf, errorMode: .raise)
             let r = try streamDecode(raise, [bytes])
             #expect(r.text == "a", "\(codec)")
@@ -154,17 +167,29 @@ struct InvalidInput: Sendable, CustomTestStringConvertible {
 }
 
 let invalidInputs: [InvalidInput] = [
-    InvalidInput(codec: "UTF-8", bytes: [0x61, 0x70, 0x70, 0xCE, 0x65, 0xE0, 0x67, 0x0A, 0xFF, 0xC3, 0xA9, 0xED, 0xA0, 0x80, 0xF0, 0x9F],
-                 offsets: [3, 5, 8, 11, 12, 13, 14], replaced: "app\u{FFFD}e\u{FFFD}g\n\u{FFFD}é\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}"),
-    InvalidInput(codec: "US-ASCII", bytes: [0x61, 0x80, 0x62, 0xFF, 0xFF], offsets: [1, 3, 4], replaced: "a\u{FFFD}b\u{FFFD}\u{FFFD}"),
+    InvalidInput(
+        codec: "UTF-8",
+        bytes: [0x61, 0x70, 0x70, 0xCE, 0x65, 0xE0, 0x67, 0x0A, 0xFF, 0xC3, 0xA9, 0xED, 0xA0, 0x80, 0xF0, 0x9F],
+        offsets: [3, 5, 8, 11, 12, 13, 14], replaced: "app\u{FFFD}e\u{FFFD}g\n\u{FFFD}é\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}"
+    ),
+    InvalidInput(
+        codec: "US-ASCII", bytes: [0x61, 0x80, 0x62, 0xFF, 0xFF], offsets: [1, 3, 4],
+        replaced: "a\u{FFFD}b\u{FFFD}\u{FFFD}"),
     // Shift_JIS: a lead byte with an invalid trail (the trail is kept), a truncated lead
-    InvalidInput(codec: "Shift_JIS", bytes: [0x61, 0x82, 0x20, 0x93, 0xFA, 0x82, 0x0A, 0x62, 0x93],
-                 offsets: [1, 5, 8], replaced: "a\u{FFFD} 日\u{FFFD}\nb\u{FFFD}"),
-    InvalidInput(codec: "EUC-JP", bytes: [0x61, 0xC6, 0x20, 0xC6, 0xFC, 0xC6], offsets: [1, 5], replaced: "a\u{FFFD} 日\u{FFFD}"),
-    InvalidInput(codec: "UTF-16LE", bytes: [0x61, 0x00, 0x00, 0xDC, 0x62, 0x00, 0x3D, 0xD8, 0x63, 0x00, 0x64],
-                 offsets: [2, 6, 10], replaced: "a\u{FFFD}b\u{FFFD}c\u{FFFD}"),
-    InvalidInput(codec: "GB18030", bytes: [0x61, 0x81, 0x30, 0x62, 0xD6, 0xD0, 0x81], offsets: [1, 6], replaced: "a\u{FFFD}0b中\u{FFFD}"),
-    InvalidInput(codec: "UTF-32BE", bytes: [0, 0, 0, 0x61, 0, 0x11, 0, 0, 0, 0, 0xD8, 0, 0, 0, 0, 0x62], offsets: [4, 8], replaced: "a\u{FFFD}\u{FFFD}b"),
+    InvalidInput(
+        codec: "Shift_JIS", bytes: [0x61, 0x82, 0x20, 0x93, 0xFA, 0x82, 0x0A, 0x62, 0x93],
+        offsets: [1, 5, 8], replaced: "a\u{FFFD} 日\u{FFFD}\nb\u{FFFD}"),
+    InvalidInput(
+        codec: "EUC-JP", bytes: [0x61, 0xC6, 0x20, 0xC6, 0xFC, 0xC6], offsets: [1, 5], replaced: "a\u{FFFD} 日\u{FFFD}"),
+    InvalidInput(
+        codec: "UTF-16LE", bytes: [0x61, 0x00, 0x00, 0xDC, 0x62, 0x00, 0x3D, 0xD8, 0x63, 0x00, 0x64],
+        offsets: [2, 6, 10], replaced: "a\u{FFFD}b\u{FFFD}c\u{FFFD}"),
+    InvalidInput(
+        codec: "GB18030", bytes: [0x61, 0x81, 0x30, 0x62, 0xD6, 0xD0, 0x81], offsets: [1, 6],
+        replaced: "a\u{FFFD}0b中\u{FFFD}"),
+    InvalidInput(
+        codec: "UTF-32BE", bytes: [0, 0, 0, 0x61, 0, 0x11, 0, 0, 0, 0, 0xD8, 0, 0, 0, 0, 0x62], offsets: [4, 8],
+        replaced: "a\u{FFFD}\u{FFFD}b"),
 ]
 
 @Suite struct EncodingErrorTests {
@@ -188,7 +213,7 @@ let invalidInputs: [InvalidInput] = [
         }
         #expect(try Transcoder(codec: .latin1).encode("a\u{185}b") == [0x61, 0x3F, 0x62])
         #expect(try Transcoder(codec: .ascii, errorMode: .replace).encode("é") == [0x3F])
-        #expect(try Transcoder(codec: .ibm037, errorMode: .replace).encode("\u{185}") == [0x6F])   // EBCDIC '?'
+        #expect(try Transcoder(codec: .ibm037, errorMode: .replace).encode("\u{185}") == [0x6F])  // EBCDIC '?'
     }
 
     @Test func replaceWritesFFFDWhenEncodable() throws {
@@ -207,7 +232,7 @@ let invalidInputs: [InvalidInput] = [
         } catch {
             #expect(error.character == "\u{185}")
         }
-        #expect(out == [0x1B, 0x24, 0x42, 0x46, 0x7C])   // what came before the bad character
+        #expect(out == [0x1B, 0x24, 0x42, 0x46, 0x7C])  // what came before the bad character
         try encoder.encode("a", into: &out)
         try encoder.finish(into: &out)
         #expect(out == [0x1B, 0x24, 0x42, 0x46, 0x7C, 0x1B, 0x28, 0x42, 0x61])
@@ -228,7 +253,10 @@ let invalidInputs: [InvalidInput] = [
 
     @Test func iso2022JPEndsWithReset() throws {
         #expect(try Transcoder(codec: .iso2022JP).encode("日").suffix(3) == [0x1B, 0x28, 0x42])
-        #expect(try streamEncode(Transcoder(codec: .iso2022JP), ["日", "本"]) == [0x1B, 0x24, 0x42, 0x46, 0x7C, 0x4B, 0x5C, 0x1B, 0x28, 0x42])
+        #expect(
+            try streamEncode(Transcoder(codec: .iso2022JP), ["日", "本"]) == [
+                0x1B, 0x24, 0x42, 0x46, 0x7C, 0x4B, 0x5C, 0x1B, 0x28, 0x42,
+            ])
         #expect(try Transcoder(codec: .iso2022JP).encode("abc") == [0x61, 0x62, 0x63])
         let encoder = try Transcoder(codec: .iso2022JP).makeEncoder()
         var out: [UInt8] = []

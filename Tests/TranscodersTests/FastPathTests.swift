@@ -1,5 +1,6 @@
 import StreamPortsTestSupport
 import Testing
+
 @testable import Transcoders
 
 /// UTF-8, Latin-1 and US-ASCII are converted in Swift; the same codecs forced through ICU
@@ -83,13 +84,20 @@ import Testing
     @Test func utf32BOMPrefixHeldAcrossChunks() throws {
         let t = Transcoder(codec: .utf32, eolStyle: .lf, errorMode: .replace)
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
-        for bytes: [UInt8] in [[0xFF], [0x00, 0x00], [0xFF, 0xFE], [0x00, 0x00, 0xFE], [0xFF, 0xFE, 0x00], [0x00, 0x00, 0x00, 0x61, 0x00]] {
+        for bytes: [UInt8] in [
+            [0xFF], [0x00, 0x00], [0xFF, 0xFE], [0x00, 0x00, 0xFE], [0xFF, 0xFE, 0x00], [0x00, 0x00, 0x00, 0x61, 0x00],
+        ] {
             var expected: ([Unicode.Scalar], [Int]) = ([], [])
-            _ = bytes.withUnsafeBytes { try! ScalarDecoder(t).decode($0, streamOffset: 0, final: true, scalars: &expected.0, offsets: &expected.1) }
+            _ = bytes.withUnsafeBytes {
+                try! ScalarDecoder(t).decode(
+                    $0, streamOffset: 0, final: true, scalars: &expected.0, offsets: &expected.1)
+            }
             let decoder = try ScalarDecoder(t)
             var scalars: [Unicode.Scalar] = []
             var offsets: [Int] = []
-            let first = bytes.withUnsafeBytes { decoder.decode($0, streamOffset: 0, final: false, scalars: &scalars, offsets: &offsets) }
+            let first = bytes.withUnsafeBytes {
+                decoder.decode($0, streamOffset: 0, final: false, scalars: &scalars, offsets: &offsets)
+            }
             #expect(first.consumed == bytes.count)
             #expect(decoder.pendingByteCount == bytes.count - scalars.count * 4, "\(hex(bytes))")
             _ = decoder.decode(empty, streamOffset: bytes.count, final: true, scalars: &scalars, offsets: &offsets)
@@ -99,14 +107,20 @@ import Testing
         let replay = try ScalarDecoder(t)
         var scalars: [Unicode.Scalar] = []
         var offsets: [Int] = []
-        _ = ([0x00, 0x00] as [UInt8]).withUnsafeBytes { replay.decode($0, streamOffset: 0, final: false, scalars: &scalars, offsets: &offsets) }
-        _ = ([0x00, 0x61] as [UInt8]).withUnsafeBytes { replay.decode($0, streamOffset: 2, final: false, scalars: &scalars, offsets: &offsets) }
+        _ = ([0x00, 0x00] as [UInt8]).withUnsafeBytes {
+            replay.decode($0, streamOffset: 0, final: false, scalars: &scalars, offsets: &offsets)
+        }
+        _ = ([0x00, 0x61] as [UInt8]).withUnsafeBytes {
+            replay.decode($0, streamOffset: 2, final: false, scalars: &scalars, offsets: &offsets)
+        }
         #expect(scalars == ["a"] && offsets == [0] && replay.pendingByteCount == 0)
         // A complete BOM is held no more.
         let bom = try ScalarDecoder(t)
         scalars = []
         offsets = []
-        _ = ([0xFF, 0xFE, 0x00, 0x00, 0x61] as [UInt8]).withUnsafeBytes { bom.decode($0, streamOffset: 0, final: false, scalars: &scalars, offsets: &offsets) }
+        _ = ([0xFF, 0xFE, 0x00, 0x00, 0x61] as [UInt8]).withUnsafeBytes {
+            bom.decode($0, streamOffset: 0, final: false, scalars: &scalars, offsets: &offsets)
+        }
         #expect(scalars.isEmpty && bom.pendingByteCount == 1)
     }
 
@@ -116,7 +130,9 @@ import Testing
     /// bytes' (found by the line reader fuzzer: a 9-byte GB18030 line was "longer than 1 MiB").
     /// Each chunk is decoded from a stack buffer, which makes that distance small and positive.
     @Test func offsetsAfterReplayedBytes() throws {
-        for bytes: [UInt8] in [[0x41, 0xF6, 0x34, 0xF3, 0x00, 0x42], [0x41, 0x81, 0x30, 0x81, 0x0A, 0x42, 0x81, 0x30, 0x41, 0x43]] {
+        for bytes: [UInt8] in [
+            [0x41, 0xF6, 0x34, 0xF3, 0x00, 0x42], [0x41, 0x81, 0x30, 0x81, 0x0A, 0x42, 0x81, 0x30, 0x41, 0x43],
+        ] {
             let t = Transcoder(codec: .gb18030, eolStyle: .lf)
             let whole = try scalarDecode(t, [bytes])
             #expect(whole.offsets == Array(0..<bytes.count))
@@ -129,8 +145,9 @@ import Testing
                     let piece = bytes[at..<min(bytes.count, at + sizes[0])]
                     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: piece.count) { stack in
                         _ = stack.initialize(from: piece)
-                        _ = decoder.decode(UnsafeRawBufferPointer(stack), streamOffset: at, final: at + piece.count == bytes.count,
-                                           scalars: &scalars, offsets: &offsets)
+                        _ = decoder.decode(
+                            UnsafeRawBufferPointer(stack), streamOffset: at, final: at + piece.count == bytes.count,
+                            scalars: &scalars, offsets: &offsets)
                     }
                     at += piece.count
                 }
@@ -169,17 +186,21 @@ import Testing
             #expect(r.text == "aé日😀\nb")
             #expect(r.offsets == [0, 1, 3, 6, 10, 12], "\(pieces.map(\.count))")
         }
-        let sjis = try scalarDecode(Transcoder(codec: .shiftJIS, eolStyle: .lf), byteByByte([0x61, 0x93, 0xFA, 0xB1, 0x96, 0x7B]))
+        let sjis = try scalarDecode(
+            Transcoder(codec: .shiftJIS, eolStyle: .lf), byteByByte([0x61, 0x93, 0xFA, 0xB1, 0x96, 0x7B]))
         #expect(sjis.text == "a日ｱ本")
         #expect(sjis.offsets == [0, 1, 3, 4])
-        let u16 = try scalarDecode(Transcoder(codec: .utf16, eolStyle: .lf), splitAt([0xFF, 0xFE, 0x61, 0x00, 0x3D, 0xD8, 0x00, 0xDE], 5))
+        let u16 = try scalarDecode(
+            Transcoder(codec: .utf16, eolStyle: .lf), splitAt([0xFF, 0xFE, 0x61, 0x00, 0x3D, 0xD8, 0x00, 0xDE], 5))
         #expect(u16.text == "a😀")
         #expect(u16.offsets == [2, 4])
         // stream offsets continue from the caller's position, and errors carry stream offsets
         let d = try ScalarDecoder(Transcoder(codec: .shiftJIS, eolStyle: .lf, errorMode: .raise))
         var scalars: [Unicode.Scalar] = []
         var offsets: [Int] = []
-        let r = ([0x61, 0x62, 0x82, 0x20] as [UInt8]).withUnsafeBytes { d.decode($0, streamOffset: 1000, final: true, scalars: &scalars, offsets: &offsets) }
+        let r = ([0x61, 0x62, 0x82, 0x20] as [UInt8]).withUnsafeBytes {
+            d.decode($0, streamOffset: 1000, final: true, scalars: &scalars, offsets: &offsets)
+        }
         #expect(r.error?.byteOffset == 1002)
         #expect(r.error?.bytes == [0x82])
         #expect(offsets == [1000, 1001])

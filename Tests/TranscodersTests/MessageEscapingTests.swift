@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Transcoders
 
 /// Error messages quote input; characters that could act on a terminal or a log are escaped.
@@ -15,7 +16,9 @@ struct MessageEscapingTests {
 
     @Test func formatAndSeparatorsAreEscaped() {
         // RIGHT-TO-LEFT OVERRIDE, ZERO WIDTH JOINER, LINE SEPARATOR, PARAGRAPH SEPARATOR, unassigned U+0378
-        #expect(escapingControls("x\u{202E}y\u{200D}z\u{2028}w\u{2029}v\u{378}") == "x\\u{202E}y\\u{200D}z\\u{2028}w\\u{2029}v\\u{0378}")
+        #expect(
+            escapingControls("x\u{202E}y\u{200D}z\u{2028}w\u{2029}v\u{378}")
+                == "x\\u{202E}y\\u{200D}z\\u{2028}w\\u{2029}v\\u{0378}")
     }
 
     @Test func unknownCodecNameIsEscapedInItsMessage() {
@@ -30,6 +33,7 @@ struct MessageEscapingTests {
     }
 
     @Test func messagesGivenToTheInitializerAreEscaped() {
-        #expect(TranscoderError(code: .internalFailure, message: "line one\nline two").message == "line one\\x0Aline two")
+        #expect(
+            TranscoderError(code: .internalFailure, message: "line one\nline two").message == "line one\\x0Aline two")
     }
 }

@@ -1,5 +1,6 @@
 import StreamPortsTestSupport
 import Testing
+
 @testable import Transcoders
 
 /// Codecs and texts for streaming tests: multibyte characters, CR LF, lone CR, LF.
@@ -54,7 +55,9 @@ let streamingCases: [(codec: String, text: String)] = [
         var rng = SplitMix64(seed: 0x5EED_0000 &+ UInt64(bytes.count))
         for trial in 0..<30 {
             let pieces = randomChunks(bytes, rng: &rng)
-            #expect(try streamDecode(t, pieces).text == expected, "\(codecName) random trial \(trial): \(pieces.map(\.count))")
+            #expect(
+                try streamDecode(t, pieces).text == expected,
+                "\(codecName) random trial \(trial): \(pieces.map(\.count))")
         }
         // ScalarDecoder (ICU for every codec) agrees, however the input is cut.
         #expect(try scalarDecode(t, [bytes]).text == expected, "\(codecName) scalar")
@@ -137,7 +140,9 @@ let streamingCases: [(codec: String, text: String)] = [
             #expect(try streamDecode(t, byteByByte(bytes)).text == "a\u{FEFF}b")
             #expect(try streamDecode(t, [[], [0xEF], [], [0xBB], [0xBF], [0x61]]).text == "a")
             // A BOM prefix that turns out not to be one
-            #expect(try streamDecode(t, [[0xEF, 0xBB], [0x61]]).text == (mode == .ignore ? "a" : mode == .replace ? "\u{FFFD}a" : "a"))
+            #expect(
+                try streamDecode(t, [[0xEF, 0xBB], [0x61]]).text
+                    == (mode == .ignore ? "a" : mode == .replace ? "\u{FFFD}a" : "a"))
             #expect(try streamDecode(t, [[0xEF], [0xBB]]).text == (mode == .replace ? "\u{FFFD}" : ""))
         }
         let r = try streamDecode(Transcoder(codec: .utf8, errorMode: .raise), [[0xEF, 0xBB], [0x61]])
@@ -149,11 +154,15 @@ let streamingCases: [(codec: String, text: String)] = [
         let katakana = [UInt8](repeating: 0xB1, count: 5000) + [0x0D, 0x0A, 0x61]
         let expected = String(repeating: "ｱ", count: 5000) + "\na"
         #expect(try Transcoder(codec: .shiftJIS).decode(katakana) == expected)
-        #expect(try streamDecode(Transcoder(codec: .shiftJIS), [Array(katakana[..<4999]), Array(katakana[4999...])]).text == expected)
+        #expect(
+            try streamDecode(Transcoder(codec: .shiftJIS), [Array(katakana[..<4999]), Array(katakana[4999...])]).text
+                == expected)
         // GB18030 0xFF is invalid: U+FFFD per byte; then an error after the expansion
         let bad = [UInt8](repeating: 0xFF, count: 3000) + [0x61]
         #expect(try Transcoder(codec: .gb18030).decode(bad) == String(repeating: "\u{FFFD}", count: 3000) + "a")
-        let r = try streamDecode(Transcoder(codec: .shiftJIS, errorMode: .raise), [[UInt8](repeating: 0xB1, count: 3000) + [0x82, 0x20, 0x62]])
+        let r = try streamDecode(
+            Transcoder(codec: .shiftJIS, errorMode: .raise),
+            [[UInt8](repeating: 0xB1, count: 3000) + [0x82, 0x20, 0x62]])
         #expect(r.text == String(repeating: "ｱ", count: 3000) + " b")
         #expect(r.errors == [DecodeFailure(offset: 3000, bytes: [0x82])])
     }
@@ -168,7 +177,7 @@ let streamingCases: [(codec: String, text: String)] = [
         let expected = text.replacingCRs
         for codec in [Codec.utf8, .shiftJIS, .gb18030, .utf16LE] {
             let t = Transcoder(codec: codec, eolStyle: .crlf, errorMode: .raise)
-            let bytes = try t.encode(text.replacingCRs)   // writes CRLF
+            let bytes = try t.encode(text.replacingCRs)  // writes CRLF
             #expect(bytes.count > 5_000_000)
             #expect(try t.decode(bytes) == expected, "\(codec) one shot")
             let decoder = try t.makeDecoder()

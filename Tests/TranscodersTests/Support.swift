@@ -34,7 +34,7 @@ func randomChunks(_ bytes: [UInt8], rng: inout SplitMix64, maxSize: Int = 7) -> 
     var sizes: [Int] = []
     var total = 0
     while total < bytes.count {
-        let size = Int.random(in: 0...maxSize, using: &rng)   // empty chunks included
+        let size = Int.random(in: 0...maxSize, using: &rng)  // empty chunks included
         sizes.append(size)
         total += size
     }

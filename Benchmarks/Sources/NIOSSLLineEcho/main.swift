@@ -8,16 +8,17 @@
 //
 // The first stdout line is `listening on HOST:PORT` (port 0 picks a free port).
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
 import NIOPosix
 import NIOSSL
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Splits the inbound byte stream after each "\n"; emits each line with its terminator.
 struct NewlineFrameDecoder: ByteToMessageDecoder {

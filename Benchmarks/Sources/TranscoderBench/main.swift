@@ -75,12 +75,15 @@ func best(_ body: () -> Int) -> (seconds: Double, check: Int) {
 // MARK: Data
 
 let fallbackSample = "こんにちは、世界。日本語のテキスト\nASCII only line: The quick brown fox\n"
-let sample: String = readFile(samplePath).map { String(decoding: $0, as: UTF8.self) } ?? {
-    print("note: \(samplePath) not found, using a built-in sample")
-    return fallbackSample
-}()
+let sample: String =
+    readFile(samplePath).map { String(decoding: $0, as: UTF8.self) }
+    ?? {
+        print("note: \(samplePath) not found, using a built-in sample")
+        return fallbackSample
+    }()
 let asciiBlock = (0..<8).map { "ASCII line \($0): The quick brown fox jumps over the lazy dog, 0123456789.\n" }.joined()
-let latin1Block = "Latin-1 line: café, naïve, Ångström, ¿qué?, größer, 1½ × 3 ÷ 2 ± ÿ — ASCII text too.\n"
+let latin1Block =
+    "Latin-1 line: café, naïve, Ångström, ¿qué?, größer, 1½ × 3 ÷ 2 ± ÿ — ASCII text too.\n"
     .replacingEmDash + asciiBlock
 
 extension String {
@@ -128,7 +131,10 @@ struct Row {
 func rawICU(_ icuName: String, toUTF8: Bool, _ source: [UInt8], into scratch: inout [UInt8]) -> Int {
     source.withUnsafeBufferPointer { src in
         scratch.withUnsafeMutableBufferPointer { dst in
-            Int(sp_reference_convert(icuName, toUTF8 ? 1 : 0, src.baseAddress!, Int64(src.count), dst.baseAddress!, Int64(dst.count), Int64(chunkSize)))
+            Int(
+                sp_reference_convert(
+                    icuName, toUTF8 ? 1 : 0, src.baseAddress!, Int64(src.count), dst.baseAddress!, Int64(dst.count),
+                    Int64(chunkSize)))
         }
     }
 }
@@ -158,7 +164,7 @@ func measure(_ codec: Codec, label: String, text: String) -> [Row] {
             var offset = 0
             while offset < all.count {
                 let n = min(chunkSize, all.count - offset)
-                out = ""   // a fresh String per chunk, as a port reading text would
+                out = ""  // a fresh String per chunk, as a port reading text would
                 try? decoder.decode(UnsafeRawBufferPointer(rebasing: all[offset..<(offset + n)]), into: &out)
                 produced += out.utf8.count
                 offset += n
@@ -168,12 +174,17 @@ func measure(_ codec: Codec, label: String, text: String) -> [Row] {
         try? decoder.finish(into: &out)
         return produced + out.utf8.count
     }
-    if ours.check != textUTF8.count { print("warning: \(label) decode produced \(ours.check) bytes, expected \(textUTF8.count)") }
+    if ours.check != textUTF8.count {
+        print("warning: \(label) decode produced \(ours.check) bytes, expected \(textUTF8.count)")
+    }
     var scratch = [UInt8](repeating: 0, count: max(encoded.count, textUTF8.count) * 3 + 1024)
     let icuDecode = best { rawICU(icuName, toUTF8: true, encoded, into: &scratch) }
     if icuDecode.check != textUTF8.count { print("warning: raw ICU \(label) decode produced \(icuDecode.check) bytes") }
-    rows.append(Row(codec: label, direction: "decode", bytes: encoded.count,
-                    ours: megabytesPerSecond(encoded.count, ours.seconds), icu: megabytesPerSecond(encoded.count, icuDecode.seconds)))
+    rows.append(
+        Row(
+            codec: label, direction: "decode", bytes: encoded.count,
+            ours: megabytesPerSecond(encoded.count, ours.seconds),
+            icu: megabytesPerSecond(encoded.count, icuDecode.seconds)))
 
     // Encode: TextEncoder, ~64 KiB pieces of text, output reused.
     let textPieces = pieces(text, size: chunkSize)
@@ -192,11 +203,18 @@ func measure(_ codec: Codec, label: String, text: String) -> [Row] {
         try? encoder.finish(into: &out)
         return produced + out.count
     }
-    if oursEncode.check != encoded.count { print("warning: \(label) encode produced \(oursEncode.check) bytes, expected \(encoded.count)") }
+    if oursEncode.check != encoded.count {
+        print("warning: \(label) encode produced \(oursEncode.check) bytes, expected \(encoded.count)")
+    }
     let icuEncode = best { rawICU(icuName, toUTF8: false, textUTF8, into: &scratch) }
-    if icuEncode.check != encoded.count { print("warning: raw ICU \(label) encode produced \(icuEncode.check) bytes, expected \(encoded.count)") }
-    rows.append(Row(codec: label, direction: "encode", bytes: encoded.count,
-                    ours: megabytesPerSecond(encoded.count, oursEncode.seconds), icu: megabytesPerSecond(encoded.count, icuEncode.seconds)))
+    if icuEncode.check != encoded.count {
+        print("warning: raw ICU \(label) encode produced \(icuEncode.check) bytes, expected \(encoded.count)")
+    }
+    rows.append(
+        Row(
+            codec: label, direction: "encode", bytes: encoded.count,
+            ours: megabytesPerSecond(encoded.count, oursEncode.seconds),
+            icu: megabytesPerSecond(encoded.count, icuEncode.seconds)))
     textUTF8.removeAll()
     return rows
 }
@@ -219,10 +237,13 @@ func fixed(_ value: Double, _ digits: Int) -> String {
     return s
 }
 
-print("TranscoderBench: \(mixedText.utf8.count / 1_000_000) MB mixed text (\(samplePath) + ASCII lines), Latin-1 text for ISO-8859-1, \(chunkSize / 1024) KiB chunks, best of \(runs)")
+print(
+    "TranscoderBench: \(mixedText.utf8.count / 1_000_000) MB mixed text (\(samplePath) + ASCII lines), Latin-1 text for ISO-8859-1, \(chunkSize / 1024) KiB chunks, best of \(runs)"
+)
 var rows: [Row] = []
 for (codec, label, text) in [
-    (Codec.utf8, "UTF-8", mixedText), (Codec.latin1, "ISO-8859-1", latin1Text), (Codec.shiftJIS, "Shift_JIS", mixedText),
+    (Codec.utf8, "UTF-8", mixedText), (Codec.latin1, "ISO-8859-1", latin1Text),
+    (Codec.shiftJIS, "Shift_JIS", mixedText),
     (Codec.utf16LE, "UTF-16LE", mixedText), (Codec.gb18030, "GB18030", mixedText),
 ] {
     rows += measure(codec, label: label, text: text)
@@ -230,5 +251,7 @@ for (codec, label, text) in [
 print("| codec      | direction | MB (codec side) | Transcoders MB/s | raw ICU MB/s | ratio |")
 print("|------------|-----------|----------------:|-----------------:|-------------:|------:|")
 for row in rows {
-    print("| \(pad(row.codec, 10)) | \(pad(row.direction, 9)) | \(pad(fixed(Double(row.bytes) / 1e6, 1), 15, right: true)) | \(pad(fixed(row.ours, 0), 16, right: true)) | \(pad(fixed(row.icu, 0), 12, right: true)) | \(pad(fixed(row.ours / row.icu, 2), 5, right: true)) |")
+    print(
+        "| \(pad(row.codec, 10)) | \(pad(row.direction, 9)) | \(pad(fixed(Double(row.bytes) / 1e6, 1), 15, right: true)) | \(pad(fixed(row.ours, 0), 16, right: true)) | \(pad(fixed(row.icu, 0), 12, right: true)) | \(pad(fixed(row.ours / row.icu, 2), 5, right: true)) |"
+    )
 }

@@ -76,7 +76,7 @@ func forward(from source: ClientStream, to destination: ClientStream) async {
             do {
                 line = try await source.readLine()
             } catch let error as StreamPortError where error.code == .lineTooLong {
-                continue   // that line is skipped; the stream goes on with the next one
+                continue  // that line is skipped; the stream goes on with the next one
             }
             guard let line else { break }
             // Decoded from the source's charset; showln encodes it into the destination's.
@@ -118,6 +118,6 @@ do {
     fail("\(error)", status: 1)
 }
 var bound = server.requestedAddress
-bound.port = server.localPort   // the real port when 0 was asked
+bound.port = server.localPort  // the real port when 0 was asked
 announce("listening on \(bound)")
 await serve(server, upstream: arguments[2], transcoder: upstreamTranscoder)

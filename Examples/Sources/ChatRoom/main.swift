@@ -138,7 +138,7 @@ func session(_ stream: ClientStream, charset: String, room: Room) async {
             // The stream skips the rest of that line and goes on with the next one.
             await room.tell("* line too long (over \(maxLineLength) bytes), skipped", to: id)
         } catch {
-            break   // a reset, or aborted by the room
+            break  // a reset, or aborted by the room
         }
     }
     await room.leave(id)
@@ -154,7 +154,7 @@ func send(_ lines: AsyncStream<String>, to stream: ClientStream) async {
             try stream.showln(line)
             try await stream.flushWriter()
         } catch {
-            return   // closed or reset: the reader finds out too
+            return  // closed or reset: the reader finds out too
         }
     }
 }
@@ -180,7 +180,7 @@ for argument in arguments {
     do {
         let server = try await tcpServerStream(address, transcoder: transcoder, maxLineLength: maxLineLength)
         var bound = server.requestedAddress
-        bound.port = server.localPort   // the real port when 0 was asked
+        bound.port = server.localPort  // the real port when 0 was asked
         announce("listening on \(bound) \(charset)")
         ports.append((server, charset))
     } catch {

@@ -22,10 +22,10 @@ func announce(_ line: String) {
 /// prefer, on their connections' event loops, instead of all queueing on the main thread.
 func serve(_ server: ServerStream) async {
     while let client = await read(server) {
-        Task(executorPreference: client.executor) {      // reads and writes never hop threads
-            try await callWithStream(client) { s in       // closes s when the body returns or throws
+        Task(executorPreference: client.executor) {  // reads and writes never hop threads
+            try await callWithStream(client) { s in  // closes s when the body returns or throws
                 while let line = try await readLine(s) {
-                    try showln(stream: s, line)           // flushed before the next read waits
+                    try showln(stream: s, line)  // flushed before the next read waits
                 }
             }
             // A connection that fails (a reset) throws out of its own task only; the server

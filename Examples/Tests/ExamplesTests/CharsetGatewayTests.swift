@@ -63,7 +63,8 @@ import Testing
 
         let client = try RawSocket.connect(port: port)
         let reply = String(decoding: try await client.readToEnd(), as: UTF8.self)
-        #expect(reply.hasPrefix("gateway: upstream unavailable: connection to 127.0.0.1:\(closedPort) refused"), "\(reply)")
+        #expect(
+            reply.hasPrefix("gateway: upstream unavailable: connection to 127.0.0.1:\(closedPort) refused"), "\(reply)")
         #expect(reply.hasSuffix("\r\n"))
     }
 

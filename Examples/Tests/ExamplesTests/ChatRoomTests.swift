@@ -39,9 +39,10 @@ import Testing
         defer { room.stop() }
 
         let member = try RawSocket.connect(port: utf8Port)
-        _ = try await member.readLines()   // the welcome
+        _ = try await member.readLines()  // the welcome
         try await member.send(utf8(String(repeating: "x", count: 5000) + "\r\nstill here\r\n"))
-        #expect(try await member.readLines(2) == utf8("* line too long (over 4096 bytes), skipped\r\n#1: still here\r\n"))
+        #expect(
+            try await member.readLines(2) == utf8("* line too long (over 4096 bytes), skipped\r\n#1: still here\r\n"))
     }
 
     @Test func aMemberThatStopsReadingIsDroppedWithoutStallingTheRoom() async throws {

@@ -1,12 +1,13 @@
 import Dispatch
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // Helpers for running the examples as their users would: each example is the built executable
@@ -95,7 +96,9 @@ final class Example: @unchecked Sendable {
                 if !process.isRunning { break }
                 usleep(5_000)
             }
-            throw TestFailure("\(name) \(arguments): no \(count) line(s) on standard output within \(timeout) s; stdout: \(standardOutput) stderr: \(standardError)")
+            throw TestFailure(
+                "\(name) \(arguments): no \(count) line(s) on standard output within \(timeout) s; stdout: \(standardOutput) stderr: \(standardError)"
+            )
         }
     }
 
@@ -107,7 +110,7 @@ final class Example: @unchecked Sendable {
             let suffix = suffixes?[index] ?? ""
             let prefix = "listening on 127.0.0.1:"
             guard line.hasPrefix(prefix), line.hasSuffix(suffix),
-                  let port = Int(line.dropFirst(prefix.count).dropLast(suffix.count)), port > 0, port < 65536
+                let port = Int(line.dropFirst(prefix.count).dropLast(suffix.count)), port > 0, port < 65536
             else { throw TestFailure("expected \"\(prefix)PORT\(suffix)\", got \"\(line)\"") }
             return port
         }
@@ -118,10 +121,12 @@ final class Example: @unchecked Sendable {
         try await offPool { [self] in
             let deadline = Date().addingTimeInterval(timeout)
             while process.isRunning {
-                guard Date() < deadline else { throw TestFailure("\(name) \(arguments) still running after \(timeout) s") }
+                guard Date() < deadline else {
+                    throw TestFailure("\(name) \(arguments) still running after \(timeout) s")
+                }
                 usleep(5_000)
             }
-            usleep(50_000)   // lets the pipes drain
+            usleep(50_000)  // lets the pipes drain
             return process.terminationStatus
         }
     }
@@ -154,10 +159,14 @@ final class RawSocket: @unchecked Sendable {
     static func connect(port: Int, receiveBuffer: Int32? = nil) throws -> RawSocket {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
-        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = loopback(port: port)
         let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard status == 0 else {
             let e = errno
@@ -174,7 +183,9 @@ final class RawSocket: @unchecked Sendable {
         try await offPool { [self] in
             var offset = 0
             while offset < bytes.count {
-                let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let n = bytes[offset...].withUnsafeBytes {
+                    Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                }
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw TestFailure("send: errno \(errno) after \(offset) of \(bytes.count) bytes")
@@ -212,9 +223,13 @@ final class RawSocket: @unchecked Sendable {
 
     /// Reads until `complete` returns how many of the bytes so far make the result, or the
     /// stream ends; keeps the rest for the next read.
-    private func read(timeout: Double, description: String, complete: ([UInt8]) -> Int?) throws -> (bytes: [UInt8], ended: Bool) {
+    private func read(
+        timeout: Double, description: String, complete: ([UInt8]) -> Int?
+    ) throws -> (bytes: [UInt8], ended: Bool) {
         let deadline = Date().addingTimeInterval(timeout)
-        var bytes = pending.withLock { p in defer { p = [] }; return p }
+        var bytes = pending.withLock { p in
+            defer { p = [] }; return p
+        }
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             if let end = complete(bytes) {
@@ -268,7 +283,9 @@ final class RawListener: @unchecked Sendable {
     func accept(timeout: Double = 10) async throws -> RawSocket {
         try await offPool { [self] in
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&pfd, 1, Int32(timeout * 1000)) > 0 else { throw TestFailure("no connection within \(timeout) s") }
+            guard poll(&pfd, 1, Int32(timeout * 1000)) > 0 else {
+                throw TestFailure("no connection within \(timeout) s")
+            }
             let client = Glibc.accept(fd, nil, nil)
             guard client >= 0 else { throw TestFailure("accept: errno \(errno)") }
             // Not inherited by examples started later: their copy would keep it open.

@@ -1,13 +1,15 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import FuzzSupport
 import StreamPortsTestSupport
+
 @testable import StreamPorts
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// StreamAddress.parse and StreamAddress.raw. Header byte 0 picks the form: 0 `parse(text)`,
 /// 1 `parse(text, port:)`, 2 `raw([UInt8], port:)`, 3 `raw([UInt16], port:)`; forms 1–3 read
@@ -57,7 +59,9 @@ private func checkParse(_ text: String, port: Int?) {
         address = try StreamAddress.parse(text, port: port)
     } catch {
         require(error.code == .invalidAddress, "\(label) threw \(error.code): \(error)")
-        require(error.message.hasPrefix("invalid address \"\(quoted(text))\": "), "\(label): the message does not name the input: \(error)")
+        require(
+            error.message.hasPrefix("invalid address \"\(quoted(text))\": "),
+            "\(label): the message does not name the input: \(error)")
         return
     }
     if let port { require(address.port == port, "\(label) gave port \(address.port)") }
@@ -75,8 +79,10 @@ private func checkAddress(_ address: StreamAddress, label: String) {
     require((0...65535).contains(address.port), "\(label) gave port \(address.port)")
     switch address.host {
     case .name(let name):
-        require(!name.isEmpty && name.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: ":") },
-                "\(label) gave the host name \"\(name)\"")
+        require(
+            !name.isEmpty
+                && name.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: ":") },
+            "\(label) gave the host name \"\(name)\"")
         require(!StreamAddress.isIPv4(name) && name != "*", "\(label) gave the numeric host \"\(name)\" as a name")
     case .ipv4(let text):
         require(StreamAddress.isIPv4(text), "\(label) gave the IPv4 host \"\(text)\"")
@@ -87,15 +93,17 @@ private func checkAddress(_ address: StreamAddress, label: String) {
     }
     do {
         let again = try StreamAddress.parse(address.description)
-        require(again == address, "\(label): its description \"\(address.description)\" parses to \(again), not \(address)")
+        require(
+            again == address, "\(label): its description \"\(address.description)\" parses to \(again), not \(address)")
     } catch {
         fail("\(label): its description \"\(address.description)\" does not parse: \(error)")
     }
-    if case .name = address.host { return }   // resolving a name would ask DNS
+    if case .name = address.host { return }  // resolving a name would ask DNS
     do {
         let targets = try address.resolveForConnecting() + address.resolveForListening()
-        require(!targets.isEmpty && targets.allSatisfy { $0.port == address.port },
-                "\(label): resolves to \(targets.map(\.streamDescription))")
+        require(
+            !targets.isEmpty && targets.allSatisfy { $0.port == address.port },
+            "\(label): resolves to \(targets.map(\.streamDescription))")
     } catch {
         fail("\(label): the numeric address \(address) does not resolve: \(error)")
     }
@@ -136,7 +144,8 @@ private func checkRawGroups(_ groups: [UInt16], port: Int) {
         let fromBytes = Result { () throws(StreamPortError) in try StreamAddress.raw(bytes, port: port) }
         switch (fromGroups, fromBytes) {
         case (.success(let a), .success(let b)): require(a == b, "\(label) gave \(a), its bytes \(b)")
-        case (.failure(let a), .failure(let b)): require(a.code == .invalidAddress && b.code == .invalidAddress, "\(label): \(a), \(b)")
+        case (.failure(let a), .failure(let b)):
+            require(a.code == .invalidAddress && b.code == .invalidAddress, "\(label): \(a), \(b)")
         default: fail("\(label) gave \(fromGroups), its bytes \(fromBytes)")
         }
     } else {
@@ -162,7 +171,10 @@ private func quoted(_ text: String) -> String {
         let v = scalar.value
         if v < 0x20 || (0x7F...0x9F).contains(v) {
             out += "\\x" + (v < 0x10 ? "0" : "") + String(v, radix: 16, uppercase: true)
-        } else if v >= 0x80, [.format, .lineSeparator, .paragraphSeparator, .unassigned, .control].contains(scalar.properties.generalCategory) {
+        } else if v >= 0x80,
+            [.format, .lineSeparator, .paragraphSeparator, .unassigned, .control].contains(
+                scalar.properties.generalCategory)
+        {
             let hex = String(v, radix: 16, uppercase: true)
             out += "\\u{" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex + "}"
         } else {

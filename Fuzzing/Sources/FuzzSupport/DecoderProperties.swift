@@ -1,4 +1,5 @@
 import StreamPortsTestSupport
+
 @testable import Transcoders
 
 /// One decoder test case: a codec, an error mode, an EOL style, a payload and a chunking.
@@ -72,17 +73,25 @@ public func checkDecoderProperties(_ test: DecoderCase) -> DecodeOutcome {
     case .raise:
         if let first = oneShot.errors.first {
             switch api {
-            case .success(let text): fail("\(test): Transcoder.decode did not throw (\(scalars(text))); the stream reported \(first)")
-            case .failure(let error): require(DecodeFailure(error, "\(test)") == first, "\(test): Transcoder.decode threw \(error), the stream \(first)")
+            case .success(let text):
+                fail("\(test): Transcoder.decode did not throw (\(scalars(text))); the stream reported \(first)")
+            case .failure(let error):
+                require(
+                    DecodeFailure(error, "\(test)") == first,
+                    "\(test): Transcoder.decode threw \(error), the stream \(first)")
             }
         } else {
             require(api == .success(oneShot.text), "\(test): Transcoder.decode gave \(api), the stream \(oneShot)")
         }
         var previous = 0
         for e in oneShot.errors {
-            require(e.offset >= previous && e.offset < payload.count, "\(test): error \(e) out of order or outside the payload")
-            require(e.offset + e.bytes.count <= payload.count && Array(payload[e.offset..<(e.offset + e.bytes.count)]) == e.bytes,
-                    "\(test): error \(e) names bytes that are not at its offset")
+            require(
+                e.offset >= previous && e.offset < payload.count,
+                "\(test): error \(e) out of order or outside the payload")
+            require(
+                e.offset + e.bytes.count <= payload.count
+                    && Array(payload[e.offset..<(e.offset + e.bytes.count)]) == e.bytes,
+                "\(test): error \(e) names bytes that are not at its offset")
             previous = e.offset
         }
     }
@@ -94,15 +103,20 @@ public func checkDecoderProperties(_ test: DecoderCase) -> DecodeOutcome {
         // In .ignore mode ICU gives no offsets for what it replays after skipping bytes in the
         // middle of held ones: the bridge keeps such offsets in order and in range only.
         let scalarWhole = scalarDecode(t, [payload], label: "\(test): ScalarDecoder one shot")
-        require(scalar.offsets == scalarWhole.offsets, "\(test): ScalarDecoder offsets \(scalar.offsets) != one shot \(scalarWhole.offsets)")
+        require(
+            scalar.offsets == scalarWhole.offsets,
+            "\(test): ScalarDecoder offsets \(scalar.offsets) != one shot \(scalarWhole.offsets)")
     }
 
     // 5
-    let plain = test.style == .none ? oneShot : streamDecode(test.transcoder(style: EOLStyle.none), [payload], label: "\(test): style none")
+    let plain =
+        test.style == .none
+        ? oneShot : streamDecode(test.transcoder(style: EOLStyle.none), [payload], label: "\(test): style none")
     if test.style != .none {
         let reference = translateLineEnds(plain.text, test.style)
-        require(oneShot.text == reference && oneShot.errors == plain.errors,
-                "\(test): \(oneShot) != style none \(plain) translated [\(scalars(reference))]")
+        require(
+            oneShot.text == reference && oneShot.errors == plain.errors,
+            "\(test): \(oneShot) != style none \(plain) translated [\(scalars(reference))]")
     }
 
     // 6
@@ -114,8 +128,10 @@ public func checkDecoderProperties(_ test: DecoderCase) -> DecodeOutcome {
         let replaced = streamDecode(test.transcoder(mode: .replace), [payload], label: "\(test): replace")
         require(oneShot.text == ignored.text, "\(test): raise-and-resume text \(oneShot) != ignore \(ignored)")
         let fffd: (String) -> Int = { $0.unicodeScalars.count(where: { $0 == "\u{FFFD}" }) }
-        require(fffd(replaced.text) == fffd(ignored.text) + oneShot.errors.count,
-                "\(test): replace \(replaced) has \(fffd(replaced.text)) U+FFFD; ignore \(fffd(ignored.text)) + \(oneShot.errors.count) errors")
+        require(
+            fffd(replaced.text) == fffd(ignored.text) + oneShot.errors.count,
+            "\(test): replace \(replaced) has \(fffd(replaced.text)) U+FFFD; ignore \(fffd(ignored.text)) + \(oneShot.errors.count) errors"
+        )
     }
     return oneShot
 }
@@ -135,7 +151,8 @@ private func checkDecodeLine(_ test: DecoderCase, expected: DecodeOutcome) {
     if let first = expected.errors.first {
         switch line {
         case .success(let text): fail("\(test): decodeLine gave [\(scalars(text))], the stream reported \(first)")
-        case .failure(let error): require(DecodeFailure(error, "\(test)") == first, "\(test): decodeLine threw \(error), the stream \(first)")
+        case .failure(let error):
+            require(DecodeFailure(error, "\(test)") == first, "\(test): decodeLine threw \(error), the stream \(first)")
         }
     } else {
         require(line == .success(expected.text), "\(test): decodeLine gave \(line), style none \(expected)")

@@ -1,4 +1,5 @@
 import StreamPortsTestSupport
+
 @testable import Transcoders
 
 // The decode drivers are StreamPortsTestSupport's, shared with TranscodersTests; here a broken
@@ -13,13 +14,17 @@ extension DecodeFailure {
 
 /// ``streamDecode(_:_:)`` (one ``TextDecoder``, resumed after each `.raise` error); stops the
 /// run, naming `label`, if the decoder breaks its contract.
-public func streamDecode(_ transcoder: Transcoder, _ pieces: [[UInt8]], label: @autoclosure () -> String) -> DecodeOutcome {
+public func streamDecode(
+    _ transcoder: Transcoder, _ pieces: [[UInt8]], label: @autoclosure () -> String
+) -> DecodeOutcome {
     do { return try streamDecode(transcoder, pieces) } catch { fail("\(label()): \(error)") }
 }
 
 /// ``scalarDecode(_:_:)`` (a ``ScalarDecoder``, ICU for every codec); stops the run, naming
 /// `label`, if the decoder breaks its contract.
-public func scalarDecode(_ transcoder: Transcoder, _ pieces: [[UInt8]], label: @autoclosure () -> String) -> ScalarDecodeOutcome {
+public func scalarDecode(
+    _ transcoder: Transcoder, _ pieces: [[UInt8]], label: @autoclosure () -> String
+) -> ScalarDecodeOutcome {
     do { return try scalarDecode(transcoder, pieces) } catch { fail("\(label()): \(error)") }
 }
 

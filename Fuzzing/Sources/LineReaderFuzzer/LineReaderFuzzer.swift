@@ -1,5 +1,6 @@
 import FuzzSupport
 import StreamPortsTestSupport
+
 @testable import StreamPorts
 @testable import Transcoders
 
@@ -35,7 +36,9 @@ public func lineReaderFuzzer(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     var ops: [ReadOp]
     var maxLength: Int?
     if opsByte < 128 {
-        ops = [[.line(includeSeparator: false), .line(includeSeparator: true), .lineSeparatedBySemicolon][Int(opsByte) % 3]]
+        ops = [
+            [.line(includeSeparator: false), .line(includeSeparator: true), .lineSeparatedBySemicolon][Int(opsByte) % 3]
+        ]
         let limitByte = input.byte()
         maxLength = limitByte >= 192 ? Int(limitByte - 192) : nil
     } else {
@@ -49,14 +52,21 @@ public func lineReaderFuzzer(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     let chunking = Chunking(&input)
     let payload = input.rest
     let transcoder = Transcoder(codec: codec, eolStyle: style, errorMode: mode)
-    let label = "\(transcoder) limit \(maxLength.map(String.init) ?? "default") reads \(ops), \(chunking), payload [\(hex(payload))]"
+    let label =
+        "\(transcoder) limit \(maxLength.map(String.init) ?? "default") reads \(ops), \(chunking), payload [\(hex(payload))]"
 
-    guard let oneShot = readStream([payload], transcoder: transcoder, ops: ops, maxLength: maxLength, inputSize: payload.count, label: label + ": one chunk"),
-          let streamed = readStream(chunking.split(payload), transcoder: transcoder, ops: ops, maxLength: maxLength, inputSize: payload.count, label: label + ": chunked")
+    guard
+        let oneShot = readStream(
+            [payload], transcoder: transcoder, ops: ops, maxLength: maxLength, inputSize: payload.count,
+            label: label + ": one chunk"),
+        let streamed = readStream(
+            chunking.split(payload), transcoder: transcoder, ops: ops, maxLength: maxLength, inputSize: payload.count,
+            label: label + ": chunked")
     else { return 0 }
     require(streamed == oneShot, "\(label): chunked \(streamed) != one chunk \(oneShot)")
 
-    if mode == .replace, codec != .gb18030, maxLength == nil, ops.count == 1, case .line(let includeSeparator) = ops[0] {
+    if mode == .replace, codec != .gb18030, maxLength == nil, ops.count == 1, case .line(let includeSeparator) = ops[0]
+    {
         let expected = referenceLines(payload, transcoder, includeSeparator: includeSeparator, label: label)
         require(oneShot == expected, "\(label): lines \(oneShot) != the decoded input split at line ends \(expected)")
     }
@@ -64,7 +74,9 @@ public func lineReaderFuzzer(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
 }
 
 /// The whole input decoded in one go (line ends translated to LF), split at each LF.
-private func referenceLines(_ payload: [UInt8], _ transcoder: Transcoder, includeSeparator: Bool, label: String) -> [ReadEvent] {
+private func referenceLines(
+    _ payload: [UInt8], _ transcoder: Transcoder, includeSeparator: Bool, label: String
+) -> [ReadEvent] {
     let text: String
     do { text = try transcoder.decode(payload) } catch { fail("\(label): \(transcoder.errorMode) threw \(error)") }
     var lines: [String] = []

@@ -1,5 +1,6 @@
 import FuzzSupport
 import StreamPortsTestSupport
+
 @testable import StreamPorts
 
 /// One read call on a ``ClientStream``.
@@ -61,7 +62,9 @@ enum ReadEvent: Equatable, CustomStringConvertible {
 /// Runs `ops` round and round on `stream` until a read reports the end of the stream, and
 /// records every result. Fails the run when the reader stops making progress (more reads than
 /// the input could ever satisfy) or when the end of stream is not sticky.
-func runReads(_ ops: [ReadOp], on stream: ClientStream, maxLength: Int?, inputSize: Int, label: String) async -> [ReadEvent] {
+func runReads(
+    _ ops: [ReadOp], on stream: ClientStream, maxLength: Int?, inputSize: Int, label: String
+) async -> [ReadEvent] {
     var events: [ReadEvent] = []
     var step = 0
     while true {
@@ -87,7 +90,10 @@ func runReads(_ ops: [ReadOp], on stream: ClientStream, maxLength: Int?, inputSi
         let line = try await stream.readLine()
         let char = try await stream.readChar()
         let bytes = try await stream.readBytes(1)
-        require(line == nil && char == nil && bytes == nil, "\(label): reads after the end gave \(String(describing: line)), \(String(describing: char)), \(String(describing: bytes))")
+        require(
+            line == nil && char == nil && bytes == nil,
+            "\(label): reads after the end gave \(String(describing: line)), \(String(describing: char)), \(String(describing: bytes))"
+        )
     } catch {
         fail("\(label): a read after the end threw \(error)")
     }
@@ -107,7 +113,9 @@ private func read(_ op: ReadOp, _ stream: ClientStream, maxLength: Int?, label: 
     case .peekThenChar:
         let peeked = try await stream.peekChar()
         let read = try await stream.readChar()
-        require(peeked == read, "\(label): peekChar gave \(String(describing: peeked)), readChar \(String(describing: read))")
+        require(
+            peeked == read,
+            "\(label): peekChar gave \(String(describing: peeked)), readChar \(String(describing: read))")
         return read.map(ReadEvent.char)
     case .bytes(let count):
         return try await stream.readBytes(count).map(ReadEvent.bytes)

@@ -2,6 +2,7 @@ import FuzzSupport
 import NIOCore
 import NIOEmbedded
 import StreamPortsTestSupport
+
 @testable import StreamPorts
 
 /// Where the reader task leaves its results.
@@ -25,8 +26,9 @@ func readStream(
     defer { _ = try? channel.finish(acceptAlreadyClosed: true) }
     let stream: ClientStream
     do {
-        stream = try ClientStream(channel: channel, shared: shared, transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength)
-    } catch where error.code == .encoding {
+        stream = try ClientStream(
+            channel: channel, shared: shared, transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength)
+    } catch  where error.code == .encoding {
         return nil
     } catch {
         fail("\(label): cannot create the stream: \(error)")
@@ -37,7 +39,7 @@ func readStream(
         box.events = await runReads(ops, on: stream, maxLength: maxLength, inputSize: inputSize, label: label)
     }
     executor.drain()
-    for piece in pieces where !piece.isEmpty {   // a socket never delivers an empty read
+    for piece in pieces where !piece.isEmpty {  // a socket never delivers an empty read
         do {
             try channel.writeInbound(channel.allocator.buffer(bytes: piece))
         } catch {

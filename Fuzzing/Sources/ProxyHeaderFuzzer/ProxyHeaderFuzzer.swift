@@ -1,5 +1,6 @@
 import FuzzSupport
 import NIOCore
+
 @testable import StreamPorts
 
 /// ProxyHeaderParser on any bytes and any chunking, and CIDR parsing. Header byte 0: with its
@@ -36,7 +37,9 @@ private func run(_ chunks: [[UInt8]], limit: Int, label: String) -> Outcome {
             case .needMoreData:
                 offset += chunk.count
             case .header(let header, let consumed):
-                require(consumed >= 0 && consumed <= chunk.count, "\(label): consumed \(consumed) of a \(chunk.count)-byte chunk")
+                require(
+                    consumed >= 0 && consumed <= chunk.count,
+                    "\(label): consumed \(consumed) of a \(chunk.count)-byte chunk")
                 return .header(header, consumed: offset + consumed)
             }
         } catch let error as StreamPortError {
@@ -61,30 +64,44 @@ private func checkParse(_ bytes: [UInt8], limit: Int, chunking: Chunking) {
     require(chunked == once, "\(label): in \(chunking) \(chunked), at once \(once)")
     switch once {
     case .needMoreData:
-        require(bytes.count < max(limit, ProxyHeaderParser.maximumV1Length), "\(label): still needs data after \(bytes.count) bytes")
+        require(
+            bytes.count < max(limit, ProxyHeaderParser.maximumV1Length),
+            "\(label): still needs data after \(bytes.count) bytes")
     case .error(let message):
         require(message.utf8.starts(with: "invalid PROXY protocol header: ".utf8), "\(label): \(message)")
-        require(!message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "\(label): raw control in \(message.debugDescription)")
-        require(message.contains("[" + hex(bytes.prefix(1))), "\(label): the message does not show the bytes: \(message)")
+        require(
+            !message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F },
+            "\(label): raw control in \(message.debugDescription)")
+        require(
+            message.contains("[" + hex(bytes.prefix(1))), "\(label): the message does not show the bytes: \(message)")
     case .header(let header, let consumed):
         require(consumed <= bytes.count, "\(label): consumed \(consumed)")
         let alone = Array(bytes[..<consumed])
         require(run([alone], limit: limit, label: label) == once, "\(label): the header alone parses differently")
-        require(run([Array(alone.dropLast())], limit: limit, label: label) == .needMoreData, "\(label): complete one byte short")
+        require(
+            run([Array(alone.dropLast())], limit: limit, label: label) == .needMoreData,
+            "\(label): complete one byte short")
         checkHeader(header, alone, limit: limit, label: label)
     }
 }
 
 private func checkHeader(_ header: ProxyHeader, _ bytes: [UInt8], limit: Int, label: String) {
     if header.version == 1 {
-        require(bytes.count <= ProxyHeaderParser.maximumV1Length && bytes.starts(with: Array("PROXY ".utf8)) && bytes.suffix(2) == [0x0D, 0x0A],
-                "\(label): a v1 header of \(bytes.count) bytes")
+        require(
+            bytes.count <= ProxyHeaderParser.maximumV1Length && bytes.starts(with: Array("PROXY ".utf8))
+                && bytes.suffix(2) == [0x0D, 0x0A],
+            "\(label): a v1 header of \(bytes.count) bytes")
         require(header.command == .proxy && header.tlvs.isEmpty, "\(label): \(header)")
     } else {
-        require(header.version == 2 && bytes.count <= limit && bytes.count == 16 + (Int(bytes[14]) << 8 | Int(bytes[15])),
-                "\(label): a v2 header of \(bytes.count) bytes: \(header)")
-        if header.tlvs.contains(where: { $0.type == ProxyHeader.TLVType.ssl }) { require(header.ssl != nil, "\(label): SSL TLV not decoded") }
-        if header.tlvs.contains(where: { $0.type == ProxyHeader.TLVType.crc32c }) { require(header.crc32c != nil, "\(label): CRC32C TLV") }
+        require(
+            header.version == 2 && bytes.count <= limit && bytes.count == 16 + (Int(bytes[14]) << 8 | Int(bytes[15])),
+            "\(label): a v2 header of \(bytes.count) bytes: \(header)")
+        if header.tlvs.contains(where: { $0.type == ProxyHeader.TLVType.ssl }) {
+            require(header.ssl != nil, "\(label): SSL TLV not decoded")
+        }
+        if header.tlvs.contains(where: { $0.type == ProxyHeader.TLVType.crc32c }) {
+            require(header.crc32c != nil, "\(label): CRC32C TLV")
+        }
         require((header.uniqueID?.count ?? 0) <= 128, "\(label): unique ID too long")
     }
     require((header.source == nil) == (header.destination == nil), "\(label): one endpoint only: \(header)")
@@ -102,7 +119,9 @@ private func checkHeader(_ header: ProxyHeader, _ bytes: [UInt8], limit: Int, la
                 require(parsed.map(ProxyIPText.formatIPv4) == address, "\(label): IPv4 \(address) is not canonical")
             } else {
                 let parsed = ProxyIPText.parseIPv6(address.utf8)
-                require(header.family == .inet6 && parsed.map(ProxyIPText.formatIPv6) == address, "\(label): IPv6 \(address) is not canonical")
+                require(
+                    header.family == .inet6 && parsed.map(ProxyIPText.formatIPv6) == address,
+                    "\(label): IPv6 \(address) is not canonical")
             }
             require(endpoint.socketAddress?.port == port, "\(label): \(endpoint) is not a socket address")
         case .unix:
@@ -119,7 +138,9 @@ private func checkCIDR(_ text: String) {
         let cidr = try CIDR(text)
         require((try? CIDR(cidr.description)) == cidr, "\(label) gave \(cidr), which does not parse back")
         let address = String(cidr.description.prefix { $0 != "/" })
-        guard let socket = try? SocketAddress(ipAddress: address, port: 1) else { fail("\(label): \(address) is not an address") }
+        guard let socket = try? SocketAddress(ipAddress: address, port: 1) else {
+            fail("\(label): \(address) is not an address")
+        }
         require(cidr.contains(socket), "\(label) does not contain its own address \(address)")
         require(cidr.prefixLength <= (cidr.family == .ipv4 ? 32 : 128), "\(label): prefix \(cidr.prefixLength)")
     } catch {
@@ -127,6 +148,8 @@ private func checkCIDR(_ text: String) {
         // Compared in UTF-8: a combining mark at the start of the input joins the quote into one
         // Character, and String.hasPrefix compares Characters.
         require(error.message.utf8.starts(with: "invalid CIDR \"".utf8), "\(label): \(error.message)")
-        require(!error.message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "\(label): raw control in \(error.message.debugDescription)")
+        require(
+            !error.message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F },
+            "\(label): raw control in \(error.message.debugDescription)")
     }
 }

@@ -1,15 +1,17 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import FuzzSupport
 import NIOCore
 import NIOEmbedded
 import NIOSSL
 import Synchronization
+
 @testable import StreamPorts
 @testable import StreamPortsTLS
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// A server-side TLS stream fed random TLS-record garbage, over EmbeddedChannels (no sockets,
 /// no threads, virtual time). Header: the mode, then the chunking (see ``Chunking``); the rest
@@ -67,8 +69,9 @@ public func tlsRecordFuzzer(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
             }
             for chunk in chunking.split(records) { server.deliver(chunk) }
             let got = server.received
-            require(got.count <= plaintext.count && Array(plaintext.prefix(got.count)) == got,
-                    "\(label): received \(hex(got)) is not a prefix of what was sent")
+            require(
+                got.count <= plaintext.count && Array(plaintext.prefix(got.count)) == got,
+                "\(label): received \(hex(got)) is not a prefix of what was sent")
             if !changed { require(got == plaintext, "\(label): untampered records gave \(hex(got))") }
         }
     }
@@ -135,7 +138,8 @@ final class ClientSide {
     let channel = EmbeddedChannel()
 
     init() {
-        try! channel.pipeline.syncOperations.addHandler(try! NIOSSLClientHandler(context: clientContext, serverHostname: nil))
+        try! channel.pipeline.syncOperations.addHandler(
+            try! NIOSSLClientHandler(context: clientContext, serverHostname: nil))
         try! channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40001)).wait()
     }
 
@@ -183,7 +187,8 @@ let serverContext: TLSContext = {
     var template = Array("/tmp/tls-fuzz-XXXXXX".utf8CString)
     guard let made = mkdtemp(&template) else { fail("mkdtemp: errno \(errno)") }
     let dir = String(cString: made)
-    let command = "cd '\(dir)' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -out c.pem -subj /CN=localhost -days 2 >/dev/null 2>&1"
+    let command =
+        "cd '\(dir)' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout k.pem -out c.pem -subj /CN=localhost -days 2 >/dev/null 2>&1"
     var pid: pid_t = 0
     let words: [String] = ["/bin/sh", "-c", command]
     let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
@@ -193,7 +198,8 @@ let serverContext: TLSContext = {
     waitpid(pid, &status, 0)
     defer { _ = unlink("\(dir)/k.pem"); _ = unlink("\(dir)/c.pem"); _ = rmdir(dir) }
     do {
-        return try TLSContext.server(certificateChain: "\(dir)/c.pem", privateKey: "\(dir)/k.pem", handshakeTimeout: .seconds(10))
+        return try TLSContext.server(
+            certificateChain: "\(dir)/c.pem", privateKey: "\(dir)/k.pem", handshakeTimeout: .seconds(10))
     } catch {
         fail("the openssl tool did not make a certificate (status \(status)): \(error)")
     }

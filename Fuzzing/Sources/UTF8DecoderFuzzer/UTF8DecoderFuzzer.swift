@@ -1,4 +1,5 @@
 import FuzzSupport
+
 @testable import Transcoders
 
 /// The native fast paths: UTF-8 mostly, also ISO-8859-1 and US-ASCII.

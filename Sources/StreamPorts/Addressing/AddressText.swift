@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // Every address StreamPorts prints goes through here: IPv4 in dotted decimal, IPv6 in the
 // canonical text form of RFC 5952. glibc's inet_ntop (and so NIO's `ipAddress`) is not
@@ -47,7 +48,7 @@ func ipv6Text<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
 
 /// The RFC 5952 text of an IPv6 literal (`"0:0::1"` → `"::1"`), or nil if `text` is not one.
 func canonicalIPv6(_ text: String) -> String? {
-    guard !text.utf8.contains(0) else { return nil }   // inet_pton would stop at a NUL
+    guard !text.utf8.contains(0) else { return nil }  // inet_pton would stop at a NUL
     var address = in6_addr()
     guard inet_pton(AF_INET6, text, &address) == 1 else { return nil }
     return withUnsafeBytes(of: &address) { ipv6Text($0) }

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // Host lookups, as Alore's socket module has them (seed 003). Failures throw a
@@ -61,7 +61,8 @@ public func hostByAddress(_ address: String) throws -> String {
         }
     }
     guard status == 0 else {
-        throw StreamPortError(.hostNotFound, "address \"\(address)\" has no host name: \(String(cString: gai_strerror(status)))")
+        throw StreamPortError(
+            .hostNotFound, "address \"\(address)\" has no host name: \(String(cString: gai_strerror(status)))")
     }
     return cString(host)
 }

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
 import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // From a parsed address to the socket addresses to bind or connect to. Numeric hosts need no
 // lookup. A name needs getaddrinfo, which blocks its thread: the async entry points
@@ -90,7 +91,9 @@ extension StreamAddress {
             }
             cursor = info.pointee.ai_next
         }
-        guard !addresses.isEmpty else { throw StreamPortError(.hostNotFound, "host \"\(name)\" has no IPv4 or IPv6 address") }
+        guard !addresses.isEmpty else {
+            throw StreamPortError(.hostNotFound, "host \"\(name)\" has no IPv4 or IPv6 address")
+        }
         return addresses
     }
 

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A host and port as written by users, parsed and checked before any socket opens.
 ///
@@ -78,7 +79,9 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
                 throw .invalid(input, "missing \"]\" after the IPv6 address")
             }
             let literal = String(text[text.utf8.index(after: text.startIndex)..<close])
-            guard let ipv6 = canonicalIPv6(literal) else { throw .invalid(input, "\"\(literal)\" is not an IPv6 address") }
+            guard let ipv6 = canonicalIPv6(literal) else {
+                throw .invalid(input, "\"\(literal)\" is not an IPv6 address")
+            }
             let rest = text[text.utf8.index(after: close)...]
             if rest.isEmpty {
                 guard let port else { throw .invalid(input, "no port: write [\(literal)]:PORT or pass port:") }
@@ -92,7 +95,8 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
         if colons > 1 {
             guard let ipv6 = canonicalIPv6(text) else {
                 let example = splitPort(text).map { ", here [\($0.host)]:\($0.port)" } ?? ""
-                throw .invalid(input, "not an IPv6 address; an IPv6 address with a port is written [ADDRESS]:PORT\(example)")
+                throw .invalid(
+                    input, "not an IPv6 address; an IPv6 address with a port is written [ADDRESS]:PORT\(example)")
             }
             guard let port else { throw .invalid(input, unbracketedWithoutPort(text)) }
             return StreamAddress(host: .ipv6(ipv6), port: port)
@@ -178,7 +182,7 @@ public struct StreamAddress: Sendable, Hashable, CustomStringConvertible {
         guard let colon = text.utf8.lastIndex(of: UInt8(ascii: ":")) else { return nil }
         let last = text[text.utf8.index(after: colon)...]
         guard !last.isEmpty, last.utf8.count <= 5, last.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-              let port = Int(last), port <= 65535, let host = canonicalIPv6(String(text[..<colon]))
+            let port = Int(last), port <= 65535, let host = canonicalIPv6(String(text[..<colon]))
         else { return nil }
         return (host, port)
     }

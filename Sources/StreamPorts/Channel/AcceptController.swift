@@ -37,7 +37,9 @@ final class AcceptController: ChannelInboundHandler {
         queue.accepted(unwrapInboundIn(data))
         if failures > 0 {
             let tenths = (NIODeadline.now() - failingSince).nanoseconds / 100_000_000
-            logger.notice("accepting again on \(listening(context)) after \(failures) failed attempt(s) over \(tenths / 10).\(tenths % 10) s")
+            logger.notice(
+                "accepting again on \(listening(context)) after \(failures) failed attempt(s) over \(tenths / 10).\(tenths % 10) s"
+            )
             failures = 0
         }
         context.fireChannelRead(data)
@@ -63,13 +65,13 @@ final class AcceptController: ChannelInboundHandler {
             // A peer gave up before its connection was accepted; NIO goes on to the next one.
             logger.debug("\(reason)")
         default:
-            logger.warning("\(reason)")   // NIO closes the listening channel after this one
+            logger.warning("\(reason)")  // NIO closes the listening channel after this one
         }
     }
 
     private func pause(_ eventLoop: any EventLoop) {
         let queue = self.queue
-        queue.setBackingOff(true)   // on the loop: at once
+        queue.setBackingOff(true)  // on the loop: at once
         eventLoop.scheduleTask(in: AcceptController.backoff) {
             queue.setBackingOff(false)
         }

@@ -153,7 +153,7 @@ final class AcceptQueue: Sendable {
         guard let server = state.withLock({ $0.server }) else { return }
         let apply: @Sendable () -> Void = { [self] in
             let accept = state.withLock { !$0.full && !$0.backingOff }
-            server.setOption(.autoRead, value: accept).whenFailure { _ in }   // closed: nothing to do
+            server.setOption(.autoRead, value: accept).whenFailure { _ in }  // closed: nothing to do
         }
         if server.eventLoop.inEventLoop { apply() } else { server.eventLoop.execute(apply) }
     }
@@ -163,7 +163,8 @@ final class AcceptQueue: Sendable {
     /// Hands `stream` to a waiting reader or queues it; false when the server is closed.
     func push(_ stream: ClientStream) -> Bool {
         let id = ObjectIdentifier(stream.channel)
-        let (accepted, waiter, resume) = state.withLock { s -> (Bool, UnsafeContinuation<ClientStream?, Never>?, Bool) in
+        let (accepted, waiter, resume) = state.withLock {
+            s -> (Bool, UnsafeContinuation<ClientStream?, Never>?, Bool) in
             s.settingUp.remove(id)
             if s.closed { return (false, nil, false) }
             if let w = s.waiter {

@@ -46,7 +46,7 @@ extension ChannelSecurity {
             switch result {
             case .success(let session):
                 stream.shared.session.withLock { $0 = session }
-                ConnectionLog.opened(stream, metrics: metrics, logger: logger)   // counted once secured
+                ConnectionLog.opened(stream, metrics: metrics, logger: logger)  // counted once secured
                 if !queue.push(stream) { channel.close(promise: nil) }
             case .failure(let error):
                 channel.close(promise: nil)
@@ -85,11 +85,14 @@ extension ClientStream {
         let handshake = channel.eventLoop.flatSubmit { () -> EventLoopFuture<any Sendable> in
             let refusal = shared.state.withLock { s -> String? in
                 if s.closed || s.inputEnded { return "the connection is closed" }
-                if !s.inbound.isEmpty { return "\(s.inboundBytes) byte(s) arrived after the upgrade request and are unread" }
+                if !s.inbound.isEmpty {
+                    return "\(s.inboundBytes) byte(s) arrived after the upgrade request and are unread"
+                }
                 return nil
             }
             if let refusal {
-                return channel.eventLoop.makeFailedFuture(StreamPortError(.operation, "cannot secure \(remote): \(refusal)"))
+                return channel.eventLoop.makeFailedFuture(
+                    StreamPortError(.operation, "cannot secure \(remote): \(refusal)"))
             }
             do {
                 return try security.secure(channel)
@@ -111,7 +114,10 @@ extension ClientStream {
             throw StreamPortError(.operation, "cannot secure \(remoteEndpoint): the stream is already secured")
         }
         if holdsUnreadInput {
-            throw StreamPortError(.operation, "cannot secure \(remoteEndpoint): bytes after the upgrade request are buffered and unread (\(bytesAvailable) byte(s)); refusing to upgrade")
+            throw StreamPortError(
+                .operation,
+                "cannot secure \(remoteEndpoint): bytes after the upgrade request are buffered and unread (\(bytesAvailable) byte(s)); refusing to upgrade"
+            )
         }
     }
 }

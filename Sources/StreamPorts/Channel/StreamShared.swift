@@ -12,7 +12,7 @@ final class StreamShared: Sendable {
         var inputEnded = false
         var failure: StreamPortError?
         var readWaiter: UnsafeContinuation<Void, Never>?
-        var readInFlight = true   // the handler asks for the first read when active
+        var readInFlight = true  // the handler asks for the first read when active
         var waitTimedOut = false
         var writable = true
         /// Tasks waiting for writability, by ticket: the writing task's flushWriter and the
@@ -85,12 +85,12 @@ final class StreamShared: Sendable {
     func received(_ buffer: ByteBuffer) {
         let available = state.withLock { s -> Int? in
             s.bytesIn &+= buffer.readableBytes
-            if s.discarding { return nil }   // a lingering close drops what still comes
+            if s.discarding { return nil }  // a lingering close drops what still comes
             s.inboundBytes += buffer.readableBytes
             s.inbound.append(buffer)
             return s.inboundBytes
         }
-        metrics?.bytesIn.increment(by: buffer.readableBytes)   // once per read from the socket
+        metrics?.bytesIn.increment(by: buffer.readableBytes)  // once per read from the socket
         if let available { observer?(.received(available)) }
     }
 
@@ -108,7 +108,8 @@ final class StreamShared: Sendable {
     }
 
     func inputEnded(failure: StreamPortError? = nil, closed: Bool = false) {
-        let (reader, writers) = state.withLock { s -> (UnsafeContinuation<Void, Never>?, [UnsafeContinuation<Void, Never>]) in
+        let (reader, writers) = state.withLock {
+            s -> (UnsafeContinuation<Void, Never>?, [UnsafeContinuation<Void, Never>]) in
             s.inputEnded = true
             s.peerFinished = true
             if let failure { s.ending = failure.code.rawValue } else if s.ending == nil { s.ending = "eof" }
@@ -232,7 +233,7 @@ final class StreamHandler: ChannelInboundHandler, Sendable {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
             shared.inputEnded()
-            if shared.isDiscarding { context.close(promise: nil) }   // a lingering close is over
+            if shared.isDiscarding { context.close(promise: nil) }  // a lingering close is over
         }
         context.fireUserInboundEventTriggered(event)
     }

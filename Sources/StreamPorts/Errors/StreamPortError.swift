@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
 import Transcoders
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The one error type of StreamPorts: a code, the OS error number where there is one, and a
 /// message naming the input and the reason (bytes from a peer in hex, control and format
@@ -148,12 +149,13 @@ public struct StreamPortError: Error, Sendable, Hashable, CustomStringConvertibl
 
     /// A transcoder error with the code that corresponds to its own, one to one.
     static func wrapping(_ error: TranscoderError) -> StreamPortError {
-        let code: Code = switch error.code {
-        case .unknownCodec: .unknownCodec
-        case .decoding: .decoding
-        case .encoding: .encoding
-        case .internalFailure: .transcoderInternal
-        }
+        let code: Code =
+            switch error.code {
+            case .unknownCodec: .unknownCodec
+            case .decoding: .decoding
+            case .encoding: .encoding
+            case .internalFailure: .transcoderInternal
+            }
         return StreamPortError(code, error.message, transcoderError: error)
     }
 
@@ -178,14 +180,15 @@ public struct StreamPortError: Error, Sendable, Hashable, CustomStringConvertibl
     static func fromErrno(_ number: Int32, _ what: String) -> StreamPortError {
         let text = String(cString: strerror(number))
         let code = ErrnoClass(number).code
-        let prefix = switch code {
-        case .addressInUse: "address \(what) is already in use"
-        case .bindFailed: "cannot bind \(what)"
-        case .connectionRefused: "connection to \(what) refused"
-        case .connectionReset: "connection \(what) reset by peer"
-        case .timedOut: "\(what) timed out"
-        default: "\(what)"
-        }
+        let prefix =
+            switch code {
+            case .addressInUse: "address \(what) is already in use"
+            case .bindFailed: "cannot bind \(what)"
+            case .connectionRefused: "connection to \(what) refused"
+            case .connectionReset: "connection \(what) reset by peer"
+            case .timedOut: "\(what) timed out"
+            default: "\(what)"
+            }
         return StreamPortError(code, errno: number, "\(prefix): \(text) (errno \(number))")
     }
 }

@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 import NIOCore
 import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Opens a listening TCP port (Slogan's `tcp_server_stream`).
 ///
@@ -41,7 +42,9 @@ public func tcpServerStream(
     logger: Logger = Logger(label: "StreamPorts")
 ) async throws -> ServerStream {
     let parsed = try StreamAddress.parse(address, port: port)
-    return try await listen(parsed, input: address, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger)
+    return try await listen(
+        parsed, input: address, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
+        maxLineLength: maxLineLength, logger: logger)
 }
 
 /// Opens a listening TCP port on the loopback interface only (`tcpServerStream(2020)`, as in
@@ -60,8 +63,12 @@ public func tcpServerStream(
     transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength,
     logger: Logger = Logger(label: "StreamPorts")
 ) async throws -> ServerStream {
-    guard (0...65535).contains(port) else { throw StreamPortError.invalid("\(port)", "port \(port) is out of range 0–65535") }
-    return try await listen(StreamAddress(host: .ipv4("127.0.0.1"), port: port), input: "\(port)", backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger)
+    guard (0...65535).contains(port) else {
+        throw StreamPortError.invalid("\(port)", "port \(port) is out of range 0–65535")
+    }
+    return try await listen(
+        StreamAddress(host: .ipv4("127.0.0.1"), port: port), input: "\(port)", backlog: backlog,
+        reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger)
 }
 
 /// Opens a listening TCP port on a raw address: 4 bytes (IPv4) or 16 bytes (IPv6).
@@ -77,7 +84,9 @@ public func tcpServerStream(
     _ address: [UInt8], port: Int, backlog: Int = 128, reuseAddress: Bool = true, transcoder: Transcoder = .default
 ) async throws -> ServerStream {
     let parsed = try StreamAddress.raw(address, port: port)
-    return try await listen(parsed, input: parsed.description, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
+    return try await listen(
+        parsed, input: parsed.description, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
+        maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
 }
 
 /// Opens a listening TCP port on an IPv6 address given as 8 16-bit groups (Gambit's form).
@@ -93,7 +102,9 @@ public func tcpServerStream(
     _ address: [UInt16], port: Int, backlog: Int = 128, reuseAddress: Bool = true, transcoder: Transcoder = .default
 ) async throws -> ServerStream {
     let parsed = try StreamAddress.raw(address, port: port)
-    return try await listen(parsed, input: parsed.description, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
+    return try await listen(
+        parsed, input: parsed.description, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
+        maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
 }
 
 /// Binds and listens on `address`; with `security`, each accepted connection is handed out
@@ -114,7 +125,8 @@ package func listen(
         maxLineLength: maxLineLength, metrics: metrics, logger: logger, security: security)
     if target.protocol == .inet6, case .anyInterface = address.host {
         bootstrap = bootstrap.serverChannelOption(
-            ChannelOptions.Types.SocketOption(level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: Int32(IPV6_V6ONLY))), value: 0)
+            ChannelOptions.Types.SocketOption(
+                level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: Int32(IPV6_V6ONLY))), value: 0)
     }
     let channel: any Channel
     do {
@@ -152,13 +164,16 @@ func makeServerBootstrap(
                 try options.setOption(.allowRemoteHalfClosure, value: true)
                 // Receive buffers start at 512 bytes (NIO's default is 2 KiB) and grow with
                 // the traffic: an idle connection holds less.
-                try options.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+                try options.setOption(
+                    .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
                 let counters = metrics.metrics
                 let shared = StreamShared(metrics: counters)
                 try channel.pipeline.syncOperations.addHandler(StreamHandler(shared: shared))
-                let stream = try ClientStream(channel: channel, shared: shared, transcoder: transcoder, maxLineLength: maxLineLength)
+                let stream = try ClientStream(
+                    channel: channel, shared: shared, transcoder: transcoder, maxLineLength: maxLineLength)
                 if let security {
-                    try security.secureAccepted(channel, stream: stream, queue: queue, metrics: counters, logger: logger)
+                    try security.secureAccepted(
+                        channel, stream: stream, queue: queue, metrics: counters, logger: logger)
                 } else {
                     ConnectionLog.opened(stream, metrics: counters, logger: logger)
                     if !queue.push(stream) { channel.close(promise: nil) }
@@ -193,7 +208,9 @@ public func tcpClientStream(
     connectTimeout: Duration = StreamDefaults.connectTimeout, maxLineLength: Int = StreamDefaults.maxLineLength
 ) async throws -> ClientStream {
     let parsed = try StreamAddress.parse(address)
-    return try await connect(parsed, keepAlive: keepAlive, coalesce: coalesce, transcoder: transcoder, connectTimeout: connectTimeout, maxLineLength: maxLineLength)
+    return try await connect(
+        parsed, keepAlive: keepAlive, coalesce: coalesce, transcoder: transcoder, connectTimeout: connectTimeout,
+        maxLineLength: maxLineLength)
 }
 
 /// Connects to `address`, optionally from a chosen local port; with `security`, returns once
@@ -204,7 +221,8 @@ package func connect(
 ) async throws -> ClientStream {
     try checkMaxLineLength(maxLineLength)
     return try await connect(
-        to: address.resolvedOffLoop(forListening: false), name: address.description, keepAlive: keepAlive, coalesce: coalesce,
+        to: address.resolvedOffLoop(forListening: false), name: address.description, keepAlive: keepAlive,
+        coalesce: coalesce,
         transcoder: transcoder, connectTimeout: connectTimeout, maxLineLength: maxLineLength, localPort: localPort,
         security: security)
 }
@@ -234,7 +252,8 @@ func connect(
             }
         if let localPort {
             let any = target.protocol == .inet6 ? "::" : "0.0.0.0"
-            bootstrap = bootstrap
+            bootstrap =
+                bootstrap
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(to: try SocketAddress(ipAddress: any, port: localPort))
         }
@@ -251,7 +270,8 @@ func connect(
                 let session = try await secured.get()
                 shared.session.withLock { $0 = session }
             }
-            return try ClientStream(channel: channel, shared: shared, transcoder: transcoder, maxLineLength: maxLineLength)
+            return try ClientStream(
+                channel: channel, shared: shared, transcoder: transcoder, maxLineLength: maxLineLength)
         } catch {
             try? await channel.close()
             throw StreamPortError.from(error, target.streamDescription)

@@ -79,7 +79,9 @@ public final class ServerStream: AsyncSequence, Sendable {
         if let ready = accepted.take() { return ready }
         if timeoutNanoseconds == 0 { return nil }
         let accepted = self.accepted
-        let id = accepted.state.withLock { s -> Int in s.waiterID += 1; return s.waiterID }
+        let id = accepted.state.withLock { s -> Int in
+            s.waiterID += 1; return s.waiterID
+        }
         let wake: @Sendable () -> Void = {
             accepted.state.withLock { s -> UnsafeContinuation<ClientStream?, Never>? in
                 guard s.waiterID == id, let w = s.waiter else { return nil }
@@ -111,7 +113,8 @@ public final class ServerStream: AsyncSequence, Sendable {
     @discardableResult
     package func stopAccepting() -> [ClientStream] {
         var slot: UnsafeContinuation<Void, Never>?
-        let (pending, waiter) = accepted.state.withLock { s -> ([ClientStream], UnsafeContinuation<ClientStream?, Never>?) in
+        let (pending, waiter) = accepted.state.withLock {
+            s -> ([ClientStream], UnsafeContinuation<ClientStream?, Never>?) in
             s.closed = true
             let pending = Array(s.queue)
             s.queue.removeAll()

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// An IPv4 or IPv6 network in CIDR notation: `10.0.0.0/8`, `127.0.0.1/32`, `::1/128`,
 /// `2001:db8::/32`; a bare address is a single host (/32 or /128).
@@ -52,12 +53,14 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         if parts.count == 2 {
             let digits = parts[1]
             guard !digits.isEmpty, digits.count <= 3, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                  !(digits.first == 0x30 && digits.count > 1) else {
+                !(digits.first == 0x30 && digits.count > 1)
+            else {
                 throw Self.invalid(text, "the prefix length after \"/\" is not a decimal number without leading zeros")
             }
             prefix = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
             guard prefix <= bits else {
-                throw Self.invalid(text, "the prefix length \(prefix) is more than \(bits) for an \(isIPv6 ? "IPv6" : "IPv4") address")
+                throw Self.invalid(
+                    text, "the prefix length \(prefix) is more than \(bits) for an \(isIPv6 ? "IPv6" : "IPv4") address")
             }
         }
         var high: UInt64 = 0, low: UInt64 = 0
@@ -69,7 +72,10 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
             low = bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
         } else {
             guard let bytes = ProxyIPText.parseIPv4(addressText) else {
-                throw Self.invalid(text, "\"\(String(decoding: addressText, as: UTF8.self))\" is not an IPv4 address (dotted decimal, no leading zeros)")
+                throw Self.invalid(
+                    text,
+                    "\"\(String(decoding: addressText, as: UTF8.self))\" is not an IPv4 address (dotted decimal, no leading zeros)"
+                )
             }
             low = bytes.reduce(0) { $0 << 8 | UInt64($1) }
         }
@@ -93,9 +99,11 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch family {
         case .ipv4:
-            return ProxyIPText.formatIPv4((0..<4).map { UInt8(truncatingIfNeeded: low >> (24 - 8 * $0)) }) + "/\(prefixLength)"
+            return ProxyIPText.formatIPv4((0..<4).map { UInt8(truncatingIfNeeded: low >> (24 - 8 * $0)) })
+                + "/\(prefixLength)"
         case .ipv6:
-            let bytes = (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
+            let bytes =
+                (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
                 + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
             return ProxyIPText.formatIPv6(bytes) + "/\(prefixLength)"
         }
@@ -110,8 +118,10 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         case .v6(let v6):
             var raw = v6.address.sin6_addr
             let (high, low) = withUnsafeBytes(of: &raw) { bytes in
-                (UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self)),
-                 UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+                (
+                    UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self)),
+                    UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                )
             }
             return contains(ipv6High: high, low: low)
         case .unixDomainSocket:
@@ -140,7 +150,7 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
     private static func masks(_ family: Family, _ prefix: Int) -> (high: UInt64, low: UInt64) {
         switch family {
         case .ipv4:
-            return (0, UInt64(UInt32.max << (32 - prefix)))   // a shift by 32 gives 0: /0
+            return (0, UInt64(UInt32.max << (32 - prefix)))  // a shift by 32 gives 0: /0
         case .ipv6:
             let high = prefix >= 64 ? UInt64.max : UInt64.max << (64 - prefix)
             let low = prefix <= 64 ? 0 : UInt64.max << (128 - prefix)

@@ -196,8 +196,10 @@ public struct ProxyHeader: Sendable, Hashable {
     ///   - source: the original client, if told.
     ///   - destination: the original server address, if told.
     ///   - tlvs: the TLVs (version 2).
-    public init(version: Int, command: Command, family: Family, transport: Transport,
-                source: Endpoint? = nil, destination: Endpoint? = nil, tlvs: [TLV] = []) {
+    public init(
+        version: Int, command: Command, family: Family, transport: Transport,
+        source: Endpoint? = nil, destination: Endpoint? = nil, tlvs: [TLV] = []
+    ) {
         self.version = version
         self.command = command
         self.family = family

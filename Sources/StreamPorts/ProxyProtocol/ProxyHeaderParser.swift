@@ -138,19 +138,25 @@ public struct ProxyHeaderParser: Sendable {
                 guard byte == Self.v2Signature[count - 1] else { throw Self.notAHeader(buffer) }
             case 13:
                 guard byte >> 4 == 2 else { throw Self.malformed("version \(byte >> 4), not 2", buffer) }
-                guard byte & 0x0F <= 1 else { throw Self.malformed("command \(byte & 0x0F), neither LOCAL (0) nor PROXY (1)", buffer) }
+                guard byte & 0x0F <= 1 else {
+                    throw Self.malformed("command \(byte & 0x0F), neither LOCAL (0) nor PROXY (1)", buffer)
+                }
             case 14:
                 guard Self.addressLength(byte) != nil else {
-                    throw Self.malformed("family and transport byte 0x\(Self.hexByte(byte)) is not one of 00, 11, 12, 21, 22, 31, 32", buffer)
+                    throw Self.malformed(
+                        "family and transport byte 0x\(Self.hexByte(byte)) is not one of 00, 11, 12, 21, 22, 31, 32",
+                        buffer)
                 }
             case 16:
                 let length = Int(buffer[14]) << 8 | Int(buffer[15])
                 let addresses = Self.addressLength(buffer[13]) ?? 0
                 guard 16 + length <= maximumLength else {
-                    throw Self.malformed("it declares \(16 + length) bytes, more than the limit of \(maximumLength)", buffer)
+                    throw Self.malformed(
+                        "it declares \(16 + length) bytes, more than the limit of \(maximumLength)", buffer)
                 }
                 guard length >= addresses else {
-                    throw Self.malformed("its length \(length) is shorter than the \(addresses)-byte address block", buffer)
+                    throw Self.malformed(
+                        "its length \(length) is shorter than the \(addresses)-byte address block", buffer)
                 }
                 total = 16 + length
                 buffer.reserveCapacity(total)
@@ -165,12 +171,17 @@ public struct ProxyHeaderParser: Sendable {
             }
             let previous = buffer[count - 2]
             if byte == 0x0A {
-                guard previous == 0x0D else { throw Self.malformed("a line feed without a carriage return before it", buffer) }
+                guard previous == 0x0D else {
+                    throw Self.malformed("a line feed without a carriage return before it", buffer)
+                }
                 return true
             }
-            guard previous != 0x0D else { throw Self.malformed("a carriage return not followed by a line feed", buffer) }
+            guard previous != 0x0D else {
+                throw Self.malformed("a carriage return not followed by a line feed", buffer)
+            }
             guard count < Self.maximumV1Length else {
-                throw Self.malformed("no CRLF within the first \(Self.maximumV1Length) bytes of a version 1 line", buffer)
+                throw Self.malformed(
+                    "no CRLF within the first \(Self.maximumV1Length) bytes of a version 1 line", buffer)
             }
             return false
         default:
@@ -205,12 +216,16 @@ public struct ProxyHeaderParser: Sendable {
             throw malformed("the protocol is not TCP4, TCP6 or UNKNOWN followed by a space", header)
         }
         guard fields.count == 5 else {
-            throw malformed("expected \"PROXY \(family == .inet ? "TCP4" : "TCP6") SOURCE DESTINATION SOURCE-PORT DESTINATION-PORT\" with single spaces", header)
+            throw malformed(
+                "expected \"PROXY \(family == .inet ? "TCP4" : "TCP6") SOURCE DESTINATION SOURCE-PORT DESTINATION-PORT\" with single spaces",
+                header)
         }
         func address(_ field: Slice<UnsafeRawBufferPointer>, _ role: String) throws(StreamPortError) -> String {
             if family == .inet, let bytes = ProxyIPText.parseIPv4(field) { return ProxyIPText.formatIPv4(bytes) }
             if family == .inet6, let bytes = ProxyIPText.parseIPv6(field) { return ProxyIPText.formatIPv6(bytes) }
-            throw malformed("the \(role) address is not \(family == .inet ? "a dotted-decimal IPv4 address without leading zeros" : "an IPv6 address")", header)
+            throw malformed(
+                "the \(role) address is not \(family == .inet ? "a dotted-decimal IPv4 address without leading zeros" : "an IPv6 address")",
+                header)
         }
         func port(_ field: Slice<UnsafeRawBufferPointer>, _ role: String) throws(StreamPortError) -> Int {
             guard let port = ProxyIPText.parsePort(field) else {
@@ -218,9 +233,12 @@ public struct ProxyHeaderParser: Sendable {
             }
             return port
         }
-        let source = ProxyHeader.Endpoint.ip(address: try address(fields[1], "source"), port: try port(fields[3], "source"))
-        let destination = ProxyHeader.Endpoint.ip(address: try address(fields[2], "destination"), port: try port(fields[4], "destination"))
-        return ProxyHeader(version: 1, command: .proxy, family: family, transport: .stream, source: source, destination: destination)
+        let source = ProxyHeader.Endpoint.ip(
+            address: try address(fields[1], "source"), port: try port(fields[3], "source"))
+        let destination = ProxyHeader.Endpoint.ip(
+            address: try address(fields[2], "destination"), port: try port(fields[4], "destination"))
+        return ProxyHeader(
+            version: 1, command: .proxy, family: family, transport: .stream, source: source, destination: destination)
     }
 
     // MARK: - Version 2
@@ -228,17 +246,19 @@ public struct ProxyHeaderParser: Sendable {
     private static func decodeV2(_ header: UnsafeRawBufferPointer) throws(StreamPortError) -> ProxyHeader {
         let command: ProxyHeader.Command = header[12] & 0x0F == 0 ? .local : .proxy
         let familyByte = header[13]
-        let family: ProxyHeader.Family = switch familyByte >> 4 {
-        case 1: .inet
-        case 2: .inet6
-        case 3: .unix
-        default: .unspecified
-        }
-        let transport: ProxyHeader.Transport = switch familyByte & 0x0F {
-        case 1: .stream
-        case 2: .datagram
-        default: .unspecified
-        }
+        let family: ProxyHeader.Family =
+            switch familyByte >> 4 {
+            case 1: .inet
+            case 2: .inet6
+            case 3: .unix
+            default: .unspecified
+            }
+        let transport: ProxyHeader.Transport =
+            switch familyByte & 0x0F {
+            case 1: .stream
+            case 2: .datagram
+            default: .unspecified
+            }
         func uint16(_ at: Int) -> Int { Int(header[at]) << 8 | Int(header[at + 1]) }
         var source: ProxyHeader.Endpoint?
         var destination: ProxyHeader.Endpoint?
@@ -269,11 +289,15 @@ public struct ProxyHeaderParser: Sendable {
         for tlv in tlvs {
             switch tlv.type {
             case ProxyHeader.TLVType.crc32c:
-                guard tlv.value.count == 4 else { throw malformed("the CRC32C TLV has \(tlv.value.count) bytes, not 4", header) }
+                guard tlv.value.count == 4 else {
+                    throw malformed("the CRC32C TLV has \(tlv.value.count) bytes, not 4", header)
+                }
                 guard checksumOffset == nil else { throw malformed("more than one CRC32C TLV", header) }
                 checksumOffset = offset + 3
             case ProxyHeader.TLVType.uniqueID:
-                guard tlv.value.count <= 128 else { throw malformed("the unique ID TLV has \(tlv.value.count) bytes, more than 128", header) }
+                guard tlv.value.count <= 128 else {
+                    throw malformed("the unique ID TLV has \(tlv.value.count) bytes, more than 128", header)
+                }
             case ProxyHeader.TLVType.ssl:
                 do {
                     _ = try withBytes(tlv.value, decodeSSL)
@@ -286,30 +310,39 @@ public struct ProxyHeaderParser: Sendable {
             offset += 3 + tlv.value.count
         }
         if let checksumOffset {
-            let sent = UInt32(header[checksumOffset]) << 24 | UInt32(header[checksumOffset + 1]) << 16
+            let sent =
+                UInt32(header[checksumOffset]) << 24 | UInt32(header[checksumOffset + 1]) << 16
                 | UInt32(header[checksumOffset + 2]) << 8 | UInt32(header[checksumOffset + 3])
             let computed = CRC32C.checksum(header, zeroing: checksumOffset)
             guard sent == computed else {
-                throw malformed("CRC32C mismatch: the header says \(hex32(sent)), its bytes give \(hex32(computed))", header)
+                throw malformed(
+                    "CRC32C mismatch: the header says \(hex32(sent)), its bytes give \(hex32(computed))", header)
             }
         }
-        return ProxyHeader(version: 2, command: command, family: family, transport: transport,
-                           source: source, destination: destination, tlvs: tlvs)
+        return ProxyHeader(
+            version: 2, command: command, family: family, transport: transport,
+            source: source, destination: destination, tlvs: tlvs)
     }
 
     /// The TLVs filling `range` of `bytes` exactly.
-    static func readTLVs(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ what: String) throws(ProxyTLVProblem) -> [ProxyHeader.TLV] {
+    static func readTLVs(
+        _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ what: String
+    ) throws(ProxyTLVProblem) -> [ProxyHeader.TLV] {
         var tlvs: [ProxyHeader.TLV] = []
         var index = range.lowerBound
         while index < range.upperBound {
             let left = range.upperBound - index
             guard left >= 3 else {
-                throw ProxyTLVProblem(reason: "\(left) byte\(left == 1 ? "" : "s") left at offset \(index), too few for a \(what)")
+                throw ProxyTLVProblem(
+                    reason: "\(left) byte\(left == 1 ? "" : "s") left at offset \(index), too few for a \(what)")
             }
             let type = bytes[index]
             let length = Int(bytes[index + 1]) << 8 | Int(bytes[index + 2])
             guard length <= left - 3 else {
-                throw ProxyTLVProblem(reason: "\(what) type 0x\(hexByte(type)) at offset \(index) declares \(length) bytes, only \(left - 3) follow")
+                throw ProxyTLVProblem(
+                    reason:
+                        "\(what) type 0x\(hexByte(type)) at offset \(index) declares \(length) bytes, only \(left - 3) follow"
+                )
             }
             tlvs.append(ProxyHeader.TLV(type: type, value: Array(bytes[(index + 3)..<(index + 3 + length)])))
             index += 3 + length
@@ -339,7 +372,8 @@ public struct ProxyHeaderParser: Sendable {
 
     /// `array.withUnsafeBytes(body)`, keeping `body`'s typed error (`withUnsafeBytes` rethrows
     /// `any Error`).
-    static func withBytes<T, E: Error>(_ array: [UInt8], _ body: (UnsafeRawBufferPointer) throws(E) -> T) throws(E) -> T {
+    static func withBytes<T, E: Error>(_ array: [UInt8], _ body: (UnsafeRawBufferPointer) throws(E) -> T) throws(E) -> T
+    {
         try array.withUnsafeBytes { bytes in Swift.Result { () throws(E) in try body(bytes) } }.get()
     }
 

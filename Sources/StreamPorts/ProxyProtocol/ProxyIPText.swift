@@ -69,7 +69,7 @@ enum ProxyIPText {
                 compressed = true
                 i += 1
             } else if i == s.count {
-                return nil   // a single trailing colon
+                return nil  // a single trailing colon
             }
         }
         let count = head.count + tail.count
@@ -90,7 +90,9 @@ enum ProxyIPText {
 
     /// A decimal port 0–65535 without sign or leading zeros ("0" itself is fine).
     static func parsePort(_ text: some Collection<UInt8>) -> Int? {
-        guard let first = text.first, text.count <= 5, !(first == UInt8(ascii: "0") && text.count > 1) else { return nil }
+        guard let first = text.first, text.count <= 5, !(first == UInt8(ascii: "0") && text.count > 1) else {
+            return nil
+        }
         var value = 0
         for byte in text {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }

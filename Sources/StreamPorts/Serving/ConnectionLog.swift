@@ -55,7 +55,7 @@ enum ConnectionLog {
         guard logs || metrics != nil else { return }
         metrics?.accepted.increment()
         metrics?.active.increment()
-        let peer = logs ? stream.remoteEndpoint : ""   // the address is gone once closed
+        let peer = logs ? stream.remoteEndpoint : ""  // the address is gone once closed
         if logs { logger.info("\(peer): connected") }
         stream.channel.closeFuture.whenComplete { _ in
             let figures = stream.statistics
@@ -71,7 +71,8 @@ enum ConnectionLog {
     /// `closed (eof) after 0.412 s; in 3 lines, 57 bytes; out 3 lines, 63 bytes`.
     static func line(_ f: ConnectionStatistics) -> String {
         let millis = TimeAmount(f.duration).nanoseconds / 1_000_000
-        let seconds = "\(millis / 1000).\(String(repeating: "0", count: 3 - String(millis % 1000).count))\(millis % 1000)"
+        let seconds =
+            "\(millis / 1000).\(String(repeating: "0", count: 3 - String(millis % 1000).count))\(millis % 1000)"
         return "closed (\(f.ending ?? "closed")) after \(seconds) s; in \(f.linesIn) lines, \(f.bytesIn) bytes; "
             + "out \(f.linesOut) lines, \(f.bytesOut) bytes"
     }

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
 import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 // Listening as tcpServerStream listens, for the package's own servers that are not stream
 // ports (portecho's metrics endpoint): the same address forms, lookup, dual stack and errors.
@@ -26,7 +27,8 @@ extension ServerBootstrap {
         var bootstrap = self
         if target.protocol == .inet6, case .anyInterface = address.host {
             bootstrap = bootstrap.serverChannelOption(
-                ChannelOptions.Types.SocketOption(level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: Int32(IPV6_V6ONLY))), value: 0)
+                ChannelOptions.Types.SocketOption(
+                    level: .init(rawValue: Int32(IPPROTO_IPV6)), name: .init(rawValue: Int32(IPV6_V6ONLY))), value: 0)
         }
         do {
             return try await bootstrap.bind(to: target).get()

@@ -33,7 +33,8 @@ package final class ServerMetrics: Sendable {
         let dimensions = [("server", server)]
         accepted = Counter(label: "streamports_connections_accepted_total", dimensions: dimensions)
         active = Meter(label: "streamports_connections_active", dimensions: dimensions)
-        duration = Timer(label: "streamports_connection_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+        duration = Timer(
+            label: "streamports_connection_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
         bytesIn = Counter(label: "streamports_bytes_in_total", dimensions: dimensions)
         bytesOut = Counter(label: "streamports_bytes_out_total", dimensions: dimensions)
         linesIn = Counter(label: "streamports_lines_in_total", dimensions: dimensions)
@@ -69,7 +70,8 @@ package final class ServerMetrics: Sendable {
     func error(_ code: StreamPortError.Code) {
         byError.withLock { table in
             if let counter = table[code] { return counter }
-            let counter = Counter(label: "streamports_errors_total", dimensions: [("server", server), ("code", code.rawValue)])
+            let counter = Counter(
+                label: "streamports_errors_total", dimensions: [("server", server), ("code", code.rawValue)])
             table[code] = counter
             return counter
         }.increment()

@@ -1,14 +1,15 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A step-wise server: create, set options, bind, listen, accept — Falcon's `TCPServer`
 /// (seed 000) and Lua SocketLib's `socket.tcp()` server (seed 001), on the same
@@ -58,7 +59,10 @@ public final class TCPServer: Sendable {
     ///   - transcoder: the transcoder of accepted streams.
     ///   - maxLineLength: the accepted streams' longest line, in bytes.
     ///   - logger: where accept trouble is logged.
-    public init(transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength, logger: Logger = Logger(label: "StreamPorts")) {
+    public init(
+        transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength,
+        logger: Logger = Logger(label: "StreamPorts")
+    ) {
         self.transcoder = transcoder
         self.maxLineLength = maxLineLength
         self.logger = logger
@@ -99,7 +103,9 @@ public final class TCPServer: Sendable {
     /// - Throws: ``StreamPortError`` `.operation` after `bind`.
     public func setOption(_ option: Option, _ value: Bool) throws {
         try state.withLock { (s: inout State) throws(StreamPortError) in
-            guard s.bound == nil, !s.disposed else { throw StreamPortError(.operation, "setOption(\(option.rawValue)) must come before bind") }
+            guard s.bound == nil, !s.disposed else {
+                throw StreamPortError(.operation, "setOption(\(option.rawValue)) must come before bind")
+            }
             switch option {
             case .reuseAddress: s.reuseAddress = value
             case .ipv6Only: s.ipv6Only = value
@@ -114,7 +120,9 @@ public final class TCPServer: Sendable {
     /// - Throws: ``StreamPortError`` `.operation` for an unknown name or after `bind`.
     public func setOption(_ name: String, _ value: Bool) throws {
         guard let option = Option(rawValue: name) else {
-            throw StreamPortError(.operation, "unknown option \"\(name)\"; known: \(Option.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw StreamPortError(
+                .operation,
+                "unknown option \"\(name)\"; known: \(Option.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         try setOption(option, value)
     }
@@ -174,18 +182,21 @@ public final class TCPServer: Sendable {
     }
 
     /// A socket bound to `target` with the options set, or closed again on failure.
-    private static func boundSocket(_ target: SocketAddress, reuseAddress: Bool, ipv6Only: Bool) throws(StreamPortError) -> Int32 {
+    private static func boundSocket(
+        _ target: SocketAddress, reuseAddress: Bool, ipv6Only: Bool
+    ) throws(StreamPortError) -> Int32 {
         let what = target.streamDescription
         let fd = try Syscalls.streamSocket(family: Int32(target.protocol.rawValue), what: what)
         do {
             try Syscalls.setOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: reuseAddress ? 1 : 0, what: what)
             if target.protocol == .inet6 {
-                try Syscalls.setOption(fd, level: Int32(IPPROTO_IPV6), name: IPV6_V6ONLY, value: ipv6Only ? 1 : 0, what: what)
+                try Syscalls.setOption(
+                    fd, level: Int32(IPPROTO_IPV6), name: IPV6_V6ONLY, value: ipv6Only ? 1 : 0, what: what)
             }
             try Syscalls.bind(fd, to: target, what: what)
             return fd
         } catch {
-            try? Syscalls.close(fd, what: what)   // the bind's error is the one to report
+            try? Syscalls.close(fd, what: what)  // the bind's error is the one to report
             throw error
         }
     }
@@ -210,7 +221,7 @@ public final class TCPServer: Sendable {
                 throw error
             }
             let fd = s.fd
-            s.fd = -1   // NIO owns it from here
+            s.fd = -1  // NIO owns it from here
             return fd
         }
         let queue = AcceptQueue(limit: backlog)
@@ -221,10 +232,12 @@ public final class TCPServer: Sendable {
         do {
             let channel = try await bootstrap.withBoundSocket(fd).get()
             metrics.open(server: channel.localAddress?.streamDescription ?? "")
-            let server = ServerStream(channel: channel, accepted: queue, transcoder: transcoder, requestedAddress: StreamAddress(host: .anyInterface, port: 0))
+            let server = ServerStream(
+                channel: channel, accepted: queue, transcoder: transcoder,
+                requestedAddress: StreamAddress(host: .anyInterface, port: 0))
             state.withLock { $0.server = server }
         } catch {
-            try? Syscalls.close(fd, what: "listen")   // NIO did not take it
+            try? Syscalls.close(fd, what: "listen")  // NIO did not take it
             throw recordingError(StreamPortError.from(error, "listen"))
         }
     }

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A TCP socket with states and events (seed 004's `TcpSocket`), built on ``ClientStream``.
 ///
@@ -103,7 +104,8 @@ public final class TCPSocket: Sendable {
     /// - Parameter transcoder: the transcoder of its stream.
     public init(transcoder: Transcoder = .default) {
         self.transcoder = transcoder
-        let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(TCPSocket.eventBufferLimit))
+        let (events, continuation) = AsyncStream<Event>.makeStream(
+            bufferingPolicy: .bufferingNewest(TCPSocket.eventBufferLimit))
         self.events = events
         self.core = Core(continuation: continuation)
     }
@@ -143,7 +145,9 @@ public final class TCPSocket: Sendable {
     /// - Throws: ``StreamPortError`` `.operation` unless unconnected, `.invalidAddress` for a
     ///   port out of range.
     public func bind(_ port: Int = 0) throws {
-        guard (0...65535).contains(port) else { throw StreamPortError.invalid("\(port)", "port \(port) is out of range 0–65535") }
+        guard (0...65535).contains(port) else {
+            throw StreamPortError.invalid("\(port)", "port \(port) is out of range 0–65535")
+        }
         guard state == .unconnected else { throw operationError("bind") }
         connection.withLock { $0.localPort = port }
         core.transition(.bound)
@@ -162,7 +166,9 @@ public final class TCPSocket: Sendable {
     ///   ``ErrorKind``.
     ///
     /// A host name is looked up on NIO's blocking-I/O thread pool, not on the calling executor.
-    public func connect(_ host: String, _ port: Int, connectTimeout: Duration = StreamDefaults.connectTimeout) async throws {
+    public func connect(
+        _ host: String, _ port: Int, connectTimeout: Duration = StreamDefaults.connectTimeout
+    ) async throws {
         let current = state
         guard current == .unconnected || current == .bound else { throw operationError("connect") }
         core.transition(.hostLookup)
@@ -202,7 +208,9 @@ public final class TCPSocket: Sendable {
         case .inputEnded:
             // The seed: REMOTE_HOST_CLOSED while still connected, then the socket closes.
             if core.fields.withLock({ $0.state == .connected }) {
-                core.fields.withLock { $0.error = .remoteHostClosed; $0.errorString = "the remote host closed the connection" }
+                core.fields.withLock {
+                    $0.error = .remoteHostClosed; $0.errorString = "the remote host closed the connection"
+                }
                 core.continuation.yield(.error(.remoteHostClosed))
                 core.closeChannel.withLock { $0 }?.close(promise: nil)
             }

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The one classifier of C error numbers. ``StreamPortError`` takes its code from it,
@@ -56,7 +56,7 @@ enum ErrnoClass: Sendable, Hashable {
         case EMFILE, ENFILE, ENOBUFS, ENOMEM: self = .resourceExhausted
         case EOPNOTSUPP: self = .unsupported
         case EALREADY, EINPROGRESS: self = .unfinished
-        case EAGAIN, EINTR: self = .temporary   // EWOULDBLOCK is EAGAIN on Linux
+        case EAGAIN, EINTR: self = .temporary  // EWOULDBLOCK is EAGAIN on Linux
         default: self = .other
         }
     }

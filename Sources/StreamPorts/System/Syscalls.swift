@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#else
-#error("unsupported platform: StreamPorts' system calls are written for Glibc (Linux)")
-#endif
 import NIOCore
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    #error("unsupported platform: StreamPorts' system calls are written for Glibc (Linux)")
+#endif
 
 // Every system call StreamPorts makes itself (NIO makes the rest), in one place, with its
 // result checked: a failure throws a ``StreamPortError`` carrying the errno, classified by
@@ -15,8 +16,9 @@ private let sysSocket: @convention(c) (CInt, CInt, CInt) -> CInt = socket
 private let sysSetsockopt: @convention(c) (CInt, CInt, CInt, UnsafeRawPointer?, socklen_t) -> CInt = setsockopt
 private let sysBind: @convention(c) (CInt, UnsafePointer<sockaddr>?, socklen_t) -> CInt = bind
 private let sysListen: @convention(c) (CInt, CInt) -> CInt = listen
-private let sysGetsockname: @convention(c) (CInt, UnsafeMutablePointer<sockaddr>?, UnsafeMutablePointer<socklen_t>?) -> CInt =
-    getsockname
+private let sysGetsockname:
+    @convention(c) (CInt, UnsafeMutablePointer<sockaddr>?, UnsafeMutablePointer<socklen_t>?) -> CInt =
+        getsockname
 private let sysClose: @convention(c) (CInt) -> CInt = close
 private let sysRead: @convention(c) (CInt, UnsafeMutableRawPointer?, Int) -> Int = read
 private let sysWrite: @convention(c) (CInt, UnsafeRawPointer?, Int) -> Int = write
@@ -63,7 +65,9 @@ package enum Syscalls {
         }
         guard result == 0 else { throw .fromErrno(errno, what) }
         // sin_port and sin6_port sit at the same offset, after the family.
-        return withUnsafeBytes(of: storage) { Int(UInt16(bigEndian: $0.loadUnaligned(fromByteOffset: 2, as: UInt16.self))) }
+        return withUnsafeBytes(of: storage) {
+            Int(UInt16(bigEndian: $0.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
+        }
     }
 
     /// `close(2)`. On Linux the descriptor is released even when close reports an error
@@ -76,7 +80,9 @@ package enum Syscalls {
     /// One `read(2)` into `buffer`, retrying `EINTR`.
     /// - Returns: the byte count, 0 at end of file.
     /// - Throws: ``StreamPortError`` from the errno.
-    package static func read(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, what: String) throws(StreamPortError) -> Int {
+    package static func read(
+        _ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, what: String
+    ) throws(StreamPortError) -> Int {
         while true {
             let count = sysRead(fd, buffer.baseAddress, buffer.count)
             if count >= 0 { return count }
@@ -87,7 +93,9 @@ package enum Syscalls {
     /// One `write(2)` from `buffer`, retrying `EINTR`.
     /// - Returns: the byte count written (may be fewer than `buffer.count`).
     /// - Throws: ``StreamPortError`` from the errno (`.connectionReset` for `EPIPE`).
-    package static func write(_ fd: CInt, from buffer: UnsafeRawBufferPointer, what: String) throws(StreamPortError) -> Int {
+    package static func write(
+        _ fd: CInt, from buffer: UnsafeRawBufferPointer, what: String
+    ) throws(StreamPortError) -> Int {
         while true {
             let count = sysWrite(fd, buffer.baseAddress, buffer.count)
             if count >= 0 { return count }

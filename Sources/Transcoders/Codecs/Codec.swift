@@ -63,7 +63,8 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
             self.name = converter.name
         }
         self.asciiLineSafe = Codec.lineSafetyCache.value(for: self.name) { sp_is_ascii_line_safe(handle) != 0 }
-        self.encodesUnicodeLineEnds = Codec.canEncode(handle: converter, "\u{85}") || Codec.canEncode(handle: converter, "\u{2028}")
+        self.encodesUnicodeLineEnds =
+            Codec.canEncode(handle: converter, "\u{85}") || Codec.canEncode(handle: converter, "\u{2028}")
     }
 
     public var description: String { name }
@@ -80,7 +81,8 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
             out.withUnsafeMutableBufferPointer { dst in
                 var s: UnsafePointer<UInt8>? = UnsafePointer(src.baseAddress!)
                 var d: UnsafeMutablePointer<UInt8>? = dst.baseAddress!
-                return sp_encode(probe.handle, &s, src.baseAddress! + src.count, &d, dst.baseAddress! + dst.count, 1, &error)
+                return sp_encode(
+                    probe.handle, &s, src.baseAddress! + src.count, &d, dst.baseAddress! + dst.count, 1, &error)
             }
         }
         utf8.removeAll()
@@ -195,7 +197,9 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
             for candidate in [info.name] + info.aliases {
                 let candidateKey = looseKey(candidate)
                 var d = editDistance(key, candidateKey)
-                if candidateKey.starts(with: key) || key.starts(with: candidateKey) { d = min(d, 1 + abs(candidateKey.count - key.count) / 4) }
+                if candidateKey.starts(with: key) || key.starts(with: candidateKey) {
+                    d = min(d, 1 + abs(candidateKey.count - key.count) / 4)
+                }
                 scored.append((d, candidate))
             }
         }
@@ -211,7 +215,8 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
 
     static func unknown(_ name: String, status: Int32) -> TranscoderError {
         let suggestions = suggestions(for: name)
-        let hint = suggestions.isEmpty ? "" : "; did you mean \(suggestions.map { "\"\($0)\"" }.joined(separator: ", "))?"
+        let hint =
+            suggestions.isEmpty ? "" : "; did you mean \(suggestions.map { "\"\($0)\"" }.joined(separator: ", "))?"
         let reason = status == 4 || status == 1 ? "no such codec" : icuErrorName(status)
         return TranscoderError(
             code: .unknownCodec,

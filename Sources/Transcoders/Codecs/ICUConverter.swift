@@ -6,11 +6,12 @@ final class ICUConverter {
 
     init(name: String, mode: ErrorMode) throws(TranscoderError) {
         var status: Int32 = 0
-        let mode: Int32 = switch mode {
-        case .raise: Int32(SP_MODE_RAISE)
-        case .replace: Int32(SP_MODE_REPLACE)
-        case .ignore: Int32(SP_MODE_IGNORE)
-        }
+        let mode: Int32 =
+            switch mode {
+            case .raise: Int32(SP_MODE_RAISE)
+            case .replace: Int32(SP_MODE_REPLACE)
+            case .ignore: Int32(SP_MODE_IGNORE)
+            }
         guard let handle = sp_open(name, mode, &status) else {
             throw Codec.unknown(name, status: status)
         }

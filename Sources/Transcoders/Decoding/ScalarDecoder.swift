@@ -64,7 +64,9 @@ package final class ScalarDecoder {
             status = units.withUnsafeMutableBufferPointer { out in
                 unitOffsets.withUnsafeMutableBufferPointer { offs in
                     var dst: UnsafeMutablePointer<UInt32>? = out.baseAddress!
-                    let r = sp_decode_scalars(icu.handle, &src, limit, &dst, out.baseAddress! + out.count, offs.baseAddress!, final ? 1 : 0, &error)
+                    let r = sp_decode_scalars(
+                        icu.handle, &src, limit, &dst, out.baseAddress! + out.count, offs.baseAddress!, final ? 1 : 0,
+                        &error)
                     produced = dst! - out.baseAddress!
                     return r
                 }
@@ -87,11 +89,18 @@ package final class ScalarDecoder {
             // holds for replay were consumed but come after the offending sequence.
             let bad = withUnsafeBytes(of: error.invalid) { Array($0.prefix(Int(error.invalid_length))) }
             let offset = max(0, streamOffset + consumed - Int(error.invalid_back))
-            return (consumed, .decoding(codec: transcoder.codec.name, offset: offset, bytes: bad, reason: decodingReason(error.icu_status)))
+            return (
+                consumed,
+                .decoding(
+                    codec: transcoder.codec.name, offset: offset, bytes: bad, reason: decodingReason(error.icu_status))
+            )
         default:
-            return (consumed, TranscoderError(
-                code: .internalFailure,
-                message: "ICU failed decoding \(transcoder.codec.name): \(icuErrorName(error.icu_status))"))
+            return (
+                consumed,
+                TranscoderError(
+                    code: .internalFailure,
+                    message: "ICU failed decoding \(transcoder.codec.name): \(icuErrorName(error.icu_status))")
+            )
         }
     }
 }

@@ -43,7 +43,8 @@ public final class TextDecoder {
     public init(_ transcoder: Transcoder) throws(TranscoderError) {
         self.transcoder = transcoder
         self.translator = EOLTranslator(style: transcoder.eolStyle)
-        self.icu = transcoder.codec.family == .icu
+        self.icu =
+            transcoder.codec.family == .icu
             ? try ICUConverter(name: transcoder.codec.name, mode: transcoder.errorMode) : nil
         self.icuUTF8 = transcoder.codec.family == .icu && transcoder.codec.name == "UTF-8"
     }
@@ -95,7 +96,8 @@ public final class TextDecoder {
         var streamOffset = streamOffset
         // The stream's first line: a UTF-8 BOM at stream offset 0 is dropped.
         if streamOffset == 0, transcoder.codec.name == "UTF-8", bytes.count >= 3,
-           bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF {
+            bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF
+        {
             bytes = UnsafeRawBufferPointer(rebasing: bytes[3...])
             streamOffset = 3
         }
@@ -103,7 +105,7 @@ public final class TextDecoder {
             return text
         }
         carry.removeAll(keepingCapacity: true)
-        translator = EOLTranslator(style: .none)   // codec only: no line ends are translated
+        translator = EOLTranslator(style: .none)  // codec only: no line ends are translated
         defer { translator = EOLTranslator(style: transcoder.eolStyle) }
         atStart = false
         head.removeAll()
@@ -141,14 +143,16 @@ public final class TextDecoder {
 
     // MARK: UTF-8 (Swift)
 
-    private func utf8Step(_ buf: UnsafeRawBufferPointer, streamBase: Int, final: Bool, into output: inout String) throws(TranscoderError) {
+    private func utf8Step(
+        _ buf: UnsafeRawBufferPointer, streamBase: Int, final: Bool, into output: inout String
+    ) throws(TranscoderError) {
         var start = 0
         let n = buf.count
         if atStart && streamBase == 0 {
             let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
             let k = min(3, n)
             if (0..<k).allSatisfy({ buf[$0] == bom[$0] }) {
-                if k < 3 && !final {   // might still become a BOM
+                if k < 3 && !final {  // might still become a BOM
                     carry.append(contentsOf: buf)
                     bytesAccepted = streamBase + n
                     return
@@ -179,7 +183,9 @@ public final class TextDecoder {
     }
 
     /// Validates with the error mode, translates line ends, appends.
-    private func utf8Slow(_ body: UnsafeRawBufferPointer, streamOffset: Int, final: Bool, into output: inout String) throws(TranscoderError) {
+    private func utf8Slow(
+        _ body: UnsafeRawBufferPointer, streamOffset: Int, final: Bool, into output: inout String
+    ) throws(TranscoderError) {
         var pending: TranscoderError?
         let count = body.count
         ensureScratch(count * 3 + 4)
@@ -256,7 +262,8 @@ public final class TextDecoder {
                 } else {
                     switch mode {
                     case .raise:
-                        pending = .decoding(codec: "US-ASCII", offset: base + i, bytes: [b], reason: "byte outside ASCII")
+                        pending = .decoding(
+                            codec: "US-ASCII", offset: base + i, bytes: [b], reason: "byte outside ASCII")
                         accepted = i + 1
                         return translator.translateUTF8(out, from: 0, to: w)
                     case .replace:
@@ -278,7 +285,9 @@ public final class TextDecoder {
     // MARK: ICU
 
     /// - Parameter translating: false for a line's content, which holds no line end.
-    private func icuStep(_ chunk: UnsafeRawBufferPointer, final: Bool, translating: Bool = true, into output: inout String) throws(TranscoderError) {
+    private func icuStep(
+        _ chunk: UnsafeRawBufferPointer, final: Bool, translating: Bool = true, into output: inout String
+    ) throws(TranscoderError) {
         guard let icu else { return }
         let start = chunk.baseAddress.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) } ?? emptyInput
         var src: UnsafePointer<UInt8>? = start
@@ -337,9 +346,14 @@ public final class TextDecoder {
                     written = dst! - out.baseAddress!
                     return result
                 }
-                if status == Int32(SP_TARGET_FULL) { scratch.append(contentsOf: repeatElement(0, count: scratch.count)) }
+                if status == Int32(SP_TARGET_FULL) {
+                    scratch.append(contentsOf: repeatElement(0, count: scratch.count))
+                }
             } while status == Int32(SP_TARGET_FULL)
-            let end = translating ? scratch.withUnsafeMutableBufferPointer { self.translator.translateUTF8($0, from: 0, to: written) } : written
+            let end =
+                translating
+                ? scratch.withUnsafeMutableBufferPointer { self.translator.translateUTF8($0, from: 0, to: written) }
+                : written
             appendScratch(end, to: &output)
         }
         bytesAccepted += src! - start
@@ -373,7 +387,9 @@ public final class TextDecoder {
 
     private func appendScratch(from start: Int, to end: Int, into output: inout String) {
         guard end > start else { return }
-        scratch.withUnsafeBufferPointer { output.append(String(decoding: UnsafeBufferPointer(rebasing: $0[start..<end]), as: UTF8.self)) }
+        scratch.withUnsafeBufferPointer {
+            output.append(String(decoding: UnsafeBufferPointer(rebasing: $0[start..<end]), as: UTF8.self))
+        }
     }
 }
 

@@ -50,7 +50,7 @@ enum UTF8Sequence {
         while i >= stop {
             let b = bytes[i]
             if b < 0x80 { return end }
-            if b >= 0xC0 {   // a lead byte: does its sequence fit?
+            if b >= 0xC0 {  // a lead byte: does its sequence fit?
                 return classify(bytes, at: i, end: end) == .incomplete ? i : end
             }
             i -= 1

@@ -15,7 +15,8 @@ package protocol EncodedByteSink {
 
 extension EncodedByteSink {
     @usableFromInline
-    package mutating func appendEncoded(reservingCapacity capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+    package mutating func appendEncoded(reservingCapacity capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int)
+    {
         withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 1) { scratch in
             let written = body(scratch)
             appendEncoded(UnsafeRawBufferPointer(rebasing: scratch[0..<written]))
@@ -57,7 +58,8 @@ public final class TextEncoder {
         self.transcoder = transcoder
         self.lineEnd = Array(transcoder.eolStyle.lineEnd.utf8)
         self.expandsLineEnds = lineEnd != [0x0A]
-        self.icu = transcoder.codec.family == .icu
+        self.icu =
+            transcoder.codec.family == .icu
             ? try ICUConverter(name: transcoder.codec.name, mode: transcoder.errorMode) : nil
     }
 
@@ -92,7 +94,9 @@ public final class TextEncoder {
 
     /// Encodes `text` and appends the bytes to `sink` (NIO's `ByteBuffer` in StreamPorts).
     @inlinable
-    package func encode<Sink: EncodedByteSink>(_ text: some StringProtocol, into sink: inout Sink) throws(TranscoderError) {
+    package func encode<Sink: EncodedByteSink>(
+        _ text: some StringProtocol, into sink: inout Sink
+    ) throws(TranscoderError) {
         try encodeString(String(text), into: &sink)
     }
 
@@ -113,12 +117,16 @@ public final class TextEncoder {
     func encodeString<Sink: EncodedByteSink>(_ text: String, into sink: inout Sink) throws(TranscoderError) {
         var failure: TranscoderError?
         let done: Void? = text.utf8.withContiguousStorageIfAvailable { utf8 in
-            do throws(TranscoderError) { try encodeUTF8(UnsafeRawBufferPointer(utf8), into: &sink) } catch { failure = error }
+            do throws(TranscoderError) { try encodeUTF8(UnsafeRawBufferPointer(utf8), into: &sink) } catch {
+                failure = error
+            }
         }
         if done == nil {
             var text = text
             text.withUTF8 { utf8 in
-                do throws(TranscoderError) { try encodeUTF8(UnsafeRawBufferPointer(utf8), into: &sink) } catch { failure = error }
+                do throws(TranscoderError) { try encodeUTF8(UnsafeRawBufferPointer(utf8), into: &sink) } catch {
+                    failure = error
+                }
             }
         }
         if let failure { throw failure }
@@ -130,18 +138,32 @@ public final class TextEncoder {
     ///   - sink: where bytes go.
     /// - Throws: ``TranscoderError`` (`.encoding`) in `.raise` mode.
     @usableFromInline
-    package func encodeUTF8<Sink: EncodedByteSink>(_ utf8: UnsafeRawBufferPointer, into sink: inout Sink) throws(TranscoderError) {
+    package func encodeUTF8<Sink: EncodedByteSink>(
+        _ utf8: UnsafeRawBufferPointer, into sink: inout Sink
+    ) throws(TranscoderError) {
         switch transcoder.codec.family {
         case .utf8:
-            if expandsLineEnds { forEachLine(utf8) { sink.appendEncoded($0) } lineEnd: { sink.appendEncoded($0) } }
-            else { sink.appendEncoded(utf8) }
+            if expandsLineEnds {
+                forEachLine(utf8) {
+                    sink.appendEncoded($0)
+                } lineEnd: {
+                    sink.appendEncoded($0)
+                }
+            } else {
+                sink.appendEncoded(utf8)
+            }
         case .latin1, .ascii:
             try encodeSingleByte(utf8, into: &sink)
         case .icu:
             if expandsLineEnds {
                 scratchIn.removeAll(keepingCapacity: true)
-                forEachLine(utf8) { scratchIn.append(contentsOf: $0) } lineEnd: { scratchIn.append(contentsOf: $0) }
-                try scratchIn.withBytes { (raw) throws(TranscoderError) in try encodeICU(raw, flush: false, into: &sink) }
+                forEachLine(utf8) {
+                    scratchIn.append(contentsOf: $0)
+                } lineEnd: {
+                    scratchIn.append(contentsOf: $0)
+                }
+                try scratchIn.withBytes { (raw) throws(TranscoderError) in try encodeICU(raw, flush: false, into: &sink)
+                }
             } else {
                 try encodeICU(utf8, flush: false, into: &sink)
             }
@@ -154,7 +176,10 @@ public final class TextEncoder {
     }
 
     /// Calls `body` with each run between LFs and `lineEnd` for each LF.
-    private func forEachLine(_ utf8: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void, lineEnd emit: (UnsafeRawBufferPointer) -> Void) {
+    private func forEachLine(
+        _ utf8: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void,
+        lineEnd emit: (UnsafeRawBufferPointer) -> Void
+    ) {
         var start = 0
         var i = 0
         let n = utf8.count
@@ -173,7 +198,9 @@ public final class TextEncoder {
 
     /// Latin-1 and US-ASCII in one pass over the (valid) UTF-8: ASCII bytes are copied,
     /// C2 xx / C3 xx become one byte (Latin-1), anything else is unencodable.
-    private func encodeSingleByte<Sink: EncodedByteSink>(_ utf8: UnsafeRawBufferPointer, into sink: inout Sink) throws(TranscoderError) {
+    private func encodeSingleByte<Sink: EncodedByteSink>(
+        _ utf8: UnsafeRawBufferPointer, into sink: inout Sink
+    ) throws(TranscoderError) {
         let latin1 = transcoder.codec.family == .latin1
         let limit: UInt32 = latin1 ? 0x100 : 0x80
         let mode = transcoder.errorMode
@@ -215,7 +242,7 @@ public final class TextEncoder {
                         w += 1
                     }
                     i += 1
-                } else if latin1 && b <= 0xC3 {   // C2 80 ... C3 BF: U+0080 ... U+00FF
+                } else if latin1 && b <= 0xC3 {  // C2 80 ... C3 BF: U+0080 ... U+00FF
                     out[w] = (b << 6) | (utf8[i + 1] & 0x3F)
                     w += 1
                     i += 2
@@ -233,7 +260,9 @@ public final class TextEncoder {
         if let failure { throw .encoding(codec: transcoder.codec.name, scalar: failure) }
     }
 
-    private func encodeICU<Sink: EncodedByteSink>(_ utf8: UnsafeRawBufferPointer, flush: Bool, into sink: inout Sink) throws(TranscoderError) {
+    private func encodeICU<Sink: EncodedByteSink>(
+        _ utf8: UnsafeRawBufferPointer, flush: Bool, into sink: inout Sink
+    ) throws(TranscoderError) {
         guard let icu else { return }
         let start = utf8.baseAddress.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) } ?? emptyInput
         var src: UnsafePointer<UInt8>? = start

@@ -74,7 +74,8 @@ func hexByte(_ byte: UInt8) -> String {
 func scalarName(_ scalar: Unicode.Scalar) -> String {
     var hex = String(scalar.value, radix: 16, uppercase: true)
     while hex.count < 4 { hex = "0" + hex }
-    let printable = scalar.properties.generalCategory != .control && scalar.properties.generalCategory != .format
+    let printable =
+        scalar.properties.generalCategory != .control && scalar.properties.generalCategory != .format
         && !scalar.properties.isWhitespace
     return printable ? "U+\(hex) '\(Character(scalar))'" : "U+\(hex)"
 }

@@ -48,7 +48,7 @@ extension ClientStream {
             switch decodeCharacters(until: count) {
             case .ready: return true
             case .exhausted: return false
-            case .needInput: _ = try await fill()   // false: input.finished, decoded in full next
+            case .needInput: _ = try await fill()  // false: input.finished, decoded in full next
             }
         }
     }
@@ -58,7 +58,8 @@ extension ClientStream {
     @inline(never)
     func readLineDecoded(separator: Character, includeSeparator: Bool, limit: Int) async throws -> String? {
         guard separator.unicodeScalars.count == 1, let scalar = separator.unicodeScalars.first else {
-            throw StreamPortError.invalidArgument("readLine separator \"\(separator)\"", "it must be a single Unicode scalar")
+            throw StreamPortError.invalidArgument(
+                "readLine separator \"\(separator)\"", "it must be a single Unicode scalar")
         }
         var searched = 0
         while true {
@@ -104,12 +105,13 @@ extension ClientStream {
 
     @inline(never)
     private func scanDecodedLine(separator: Unicode.Scalar, searched: inout Int, limit: Int) -> ScalarReader.LineScan {
-        characters.scanLine(separator: separator, searched: &searched, limit: limit, discarding: &input.framer.discardingLine)
+        characters.scanLine(
+            separator: separator, searched: &searched, limit: limit, discarding: &input.framer.discardingLine)
     }
 
     @inline(never)
     private func finalDecodedLine() throws -> String? {
-        if input.cutShort { return nil }   // a shutdown, not the peer, ended the input
+        if input.cutShort { return nil }  // a shutdown, not the peer, ended the input
         return try characters.finalLine(discarding: &input.framer.discardingLine)
     }
 }

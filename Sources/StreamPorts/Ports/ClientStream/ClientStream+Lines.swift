@@ -14,7 +14,9 @@ extension ClientStream {
     ///   `.decoding` (`.raise` mode; lines before the bad bytes were delivered first),
     ///   `.timedOut` (after ``readTimeout``), `.connectionReset`, `.invalidArgument` (a `separator`
     ///   of more than one Unicode scalar). A cancelled task gets `CancellationError`.
-    public func readLine(separator: Character = "\n", includeSeparator: Bool = false, maxLength: Int? = nil) async throws -> String? {
+    public func readLine(
+        separator: Character = "\n", includeSeparator: Bool = false, maxLength: Int? = nil
+    ) async throws -> String? {
         let limit = maxLength ?? settings.maxLineLength
         if separator == "\n" && byteScan && !characters.isActive {
             while true {
@@ -77,7 +79,7 @@ extension ClientStream {
     /// The unterminated last line at end of stream, or nil.
     @inline(never)
     private func finalLine(limit: Int) throws -> String? {
-        if input.cutShort { return nil }   // a shutdown, not the peer, ended the input
+        if input.cutShort { return nil }  // a shutdown, not the peer, ended the input
         do {
             let line = try input.finalLine(limit: limit, decoder: lineDecoder)
             if line != nil { input.linesRead &+= 1 }
@@ -89,10 +91,11 @@ extension ClientStream {
 
     @inline(never)
     private func lineFailure(_ failure: InputBuffer.LineFailure, limit: Int) -> StreamPortError {
-        let error = switch failure {
-        case .tooLong: lineTooLong(limit)
-        case .undecodable(let error): StreamPortError.wrapping(error)
-        }
+        let error =
+            switch failure {
+            case .tooLong: lineTooLong(limit)
+            case .undecodable(let error): StreamPortError.wrapping(error)
+            }
         shared.noteError(error)
         return error
     }
@@ -100,6 +103,7 @@ extension ClientStream {
     /// The error for a line over `limit` bytes.
     @inline(never)
     func lineTooLong(_ limit: Int) -> StreamPortError {
-        StreamPortError(.lineTooLong, "line from \(remoteEndpoint) is longer than \(limit) bytes; the rest of it is skipped")
+        StreamPortError(
+            .lineTooLong, "line from \(remoteEndpoint) is longer than \(limit) bytes; the rest of it is skipped")
     }
 }

@@ -86,7 +86,7 @@ extension ClientStream {
     func handOff() -> Bool {
         guard let (taken, lines) = output.withLock({ $0.takePending() }) else { return false }
         var pending = taken
-        if let metrics = shared.metrics {   // once per hand-off, not per line
+        if let metrics = shared.metrics {  // once per hand-off, not per line
             metrics.bytesOut.increment(by: pending.readableBytes)
             metrics.linesOut.increment(by: lines)
         }
@@ -121,11 +121,13 @@ extension ClientStream {
     /// Waits until the channel is writable (or closed), at most ``writeTimeout``.
     func waitWritable() async throws {
         let shared = self.shared
-        guard let ticket = shared.state.withLock({ s -> Int? in
-            if s.writable || s.closed { return nil }
-            s.writeTickets += 1
-            return s.writeTickets
-        }) else { return }
+        guard
+            let ticket = shared.state.withLock({ s -> Int? in
+                if s.writable || s.closed { return nil }
+                s.writeTickets += 1
+                return s.writeTickets
+            })
+        else { return }
         let timeout = settings.writeTimeout
         let scheduled: Scheduled<Void>? = timeout.map { t in
             channel.eventLoop.scheduleTask(in: TimeAmount(t)) {
@@ -147,7 +149,8 @@ extension ClientStream {
         scheduled?.cancel()
         try Task.checkCancellation()
         if !shared.state.withLock({ $0.writable || $0.closed }) {
-            throw StreamPortError(.timedOut, "write to \(remoteEndpoint) timed out after \(timeout!): the peer is not reading")
+            throw StreamPortError(
+                .timedOut, "write to \(remoteEndpoint) timed out after \(timeout!): the peer is not reading")
         }
     }
 }

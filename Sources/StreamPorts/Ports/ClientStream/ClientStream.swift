@@ -58,7 +58,8 @@ public final class ClientStream: @unchecked Sendable {
     /// The writer's state.
     let output: Mutex<OutputBuffer>
 
-    init(channel: any Channel, shared: StreamShared, transcoder: Transcoder, maxLineLength: Int) throws(TranscoderError) {
+    init(channel: any Channel, shared: StreamShared, transcoder: Transcoder, maxLineLength: Int) throws(TranscoderError)
+    {
         self.channel = channel
         self.shared = shared
         self.transcoder = transcoder

@@ -151,11 +151,16 @@ struct InputBuffer {
 
     /// Drops what the framer skips, and returns (or reports) the first line it frames.
     @inline(__always)
-    private mutating func line(limit: Int, includeSeparator: Bool, decoder: TextDecoder, atEnd: Bool) throws(LineFailure) -> String? {
+    private mutating func line(
+        limit: Int, includeSeparator: Bool, decoder: TextDecoder, atEnd: Bool
+    ) throws(LineFailure) -> String? {
         while true {
-            let frame = atEnd ? framer.finish(bytes.readableBytes, limit: limit) : bytes.withUnsafeReadableBytes { p in
-                framer.next(p, atStreamStart: base == 0, inputFinished: finished, limit: limit)
-            }
+            let frame =
+                atEnd
+                ? framer.finish(bytes.readableBytes, limit: limit)
+                : bytes.withUnsafeReadableBytes { p in
+                    framer.next(p, atStreamStart: base == 0, inputFinished: finished, limit: limit)
+                }
             switch frame {
             case .needMore:
                 return nil

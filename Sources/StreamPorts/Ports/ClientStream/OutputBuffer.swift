@@ -28,7 +28,9 @@ struct OutputBuffer {
         encoder = try transcoder.makeEncoder()
         // Codecs without shift state get the line end's bytes once.
         let stateless = [Codec.utf8, .latin1, .ascii].contains(transcoder.codec)
-        lineEndBytes = transcoder.codec == .utf8 ? Array(transcoder.eolStyle.lineEnd.utf8)
+        lineEndBytes =
+            transcoder.codec == .utf8
+            ? Array(transcoder.eolStyle.lineEnd.utf8)
             : stateless ? try transcoder.encode("\n") : nil
         utf8PassThrough = transcoder.codec == .utf8 && transcoder.eolStyle.lineEnd == "\n"
     }
@@ -131,7 +133,8 @@ extension ByteBuffer: EncodedByteSink {
     package mutating func appendEncoded(_ bytes: UnsafeRawBufferPointer) { writeBytes(bytes) }
 
     @inlinable
-    package mutating func appendEncoded(reservingCapacity capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+    package mutating func appendEncoded(reservingCapacity capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int)
+    {
         writeWithUnsafeMutableBytes(minimumWritableBytes: capacity, body)
     }
 }

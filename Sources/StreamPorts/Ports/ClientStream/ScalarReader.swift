@@ -55,7 +55,9 @@ struct ScalarReader {
     mutating func enter(_ transcoder: Transcoder, _ input: inout InputBuffer) throws {
         guard !isActive else { return }
         if decoder == nil {
-            do throws(TranscoderError) { decoder = try ScalarDecoder(transcoder) } catch { throw StreamPortError.wrapping(error) }
+            do throws(TranscoderError) { decoder = try ScalarDecoder(transcoder) } catch {
+                throw StreamPortError.wrapping(error)
+            }
         }
         decoder!.reset()
         decoder!.translator.afterCR = input.framer.handOverAfterCR()
@@ -73,7 +75,7 @@ struct ScalarReader {
             position = offsets[index]
             input.framer.takeBackAfterCR(false)
         } else if let offset = pendingError?.error.transcoderError?.byteOffset {
-            position = offset   // the decoder stopped at bytes it cannot decode: they are read as bytes
+            position = offset  // the decoder stopped at bytes it cannot decode: they are read as bytes
             input.framer.takeBackAfterCR(decoder.translator.afterCR)
         } else {
             position = input.base + fed - decoder.pendingByteCount
@@ -169,7 +171,9 @@ struct ScalarReader {
     /// As on the byte path (``LineFramer``), the limit counts bytes on the wire, line end
     /// excluded, and the rest of a line found too long before its end arrived is skipped
     /// (`discarding`, the framer's flag, so that a rule begun on one path ends on the other).
-    mutating func scanLine(separator: Unicode.Scalar, searched: inout Int, limit: Int, discarding: inout Bool) -> LineScan {
+    mutating func scanLine(
+        separator: Unicode.Scalar, searched: inout Int, limit: Int, discarding: inout Bool
+    ) -> LineScan {
         while true {
             var i = index + searched
             while i < scalars.count && scalars[i] != separator { i += 1 }

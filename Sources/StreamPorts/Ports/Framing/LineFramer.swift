@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Transcoders
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Finds the lines in received bytes, for codecs whose line ends can be found without decoding
 /// (`Codec.lineEndsAreByteScannable(for:)`): the byte side of
@@ -78,7 +79,7 @@ struct LineFramer {
     mutating func next(_ p: UnsafeRawBufferPointer, atStreamStart: Bool, inputFinished: Bool, limit: Int) -> Frame {
         switch scan(p, atStreamStart: atStreamStart, inputFinished: inputFinished) {
         case .tooLong(let seen) where seen > limit:
-            if discardingLine { return .skip(seen) }   // more of a line already reported
+            if discardingLine { return .skip(seen) }  // more of a line already reported
             discardingLine = true
             return .tooLong(seen)
         case .tooLong:
@@ -175,7 +176,7 @@ struct LineFramer {
                 if b == 0x0D {
                     if end < n {
                         if let swallowed = swallowLength(p, end) {
-                            if swallowed == 0 { afterCR = true }   // half a NEL: settled when the rest comes
+                            if swallowed == 0 { afterCR = true }  // half a NEL: settled when the rest comes
                             end += swallowed
                         }
                     } else {
