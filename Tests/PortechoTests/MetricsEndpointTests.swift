@@ -97,6 +97,59 @@ struct MetricsEndpointTests {
         #expect(throws: (any Error).self) { try TestClient("127.0.0.1", port, timeout: 2) }
     }
 
+    /// The value of the sample `name{server="127.0.0.1:PORT"...}` (labels after `server` allowed).
+    static func sample(_ body: String, _ name: String, server: String, labels: String = "") -> Double? {
+        let prefix = "\(name){server=\"\(server)\"\(labels)} "
+        guard let line = body.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
+        return Exposition.value(line.dropFirst(prefix.count))
+    }
+
+    @Test("Scraped while 20 clients echo 500 lines each: the counters add up with what they sent")
+    func countersUnderLoad() async throws {
+        let (server, echo, port) = try await serve()
+        defer { server.kill() }
+        let line = Array((String(repeating: "m", count: 31) + "\n").utf8)
+        let payload = Array((0..<500).map { _ in line }.joined())
+        async let midway = HTTP.get("http://127.0.0.1:\(port)/metrics")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    let client = try TestClient("127.0.0.1", echo)
+                    async let echoed = client.readToEnd(timeout: 30)
+                    try await client.send(payload)
+                    client.shutdownWrite()
+                    #expect(try await echoed == payload)
+                    client.close()
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await midway.status == 200)  // scraped while connections were busy
+        let endpoint = "127.0.0.1:\(echo)"
+        var body = ""
+        // The server closes each connection just after its client: wait until all 20 are.
+        for _ in 0..<100 {
+            body = try await HTTP.get("http://127.0.0.1:\(port)/metrics").body
+            if Self.sample(body, "streamports_connections_closed_total", server: endpoint, labels: ",reason=\"eof\"")
+                == 20
+            {
+                break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(Exposition.problems(body).isEmpty)
+        #expect(Self.sample(body, "streamports_connections_accepted_total", server: endpoint) == 20, "\(body)")
+        #expect(
+            Self.sample(body, "streamports_connections_closed_total", server: endpoint, labels: ",reason=\"eof\"") == 20
+        )
+        #expect(Self.sample(body, "streamports_connections_active", server: endpoint) == 0)
+        #expect(Self.sample(body, "streamports_lines_in_total", server: endpoint) == 10_000)
+        #expect(Self.sample(body, "streamports_lines_out_total", server: endpoint) == 10_000)
+        #expect(Self.sample(body, "streamports_bytes_in_total", server: endpoint) == Double(20 * payload.count))
+        #expect(Self.sample(body, "streamports_bytes_out_total", server: endpoint) == Double(20 * payload.count))
+        try await stop(server)
+    }
+
     @Test("Pipelined requests answered in order; an oversized header gets 400, an oversized body 413, and each closes")
     func limits() async throws {
         let (server, _, port) = try await serve()
