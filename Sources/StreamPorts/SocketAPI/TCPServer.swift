@@ -52,7 +52,7 @@ public final class TCPServer: Sendable {
     /// The transcoder of accepted streams.
     public let transcoder: Transcoder
     private let maxLineLength: Int
-    private let logger: Logger
+    package let logger: Logger
 
     /// Creates an unbound server (Falcon's constructor, Lua's `socket.tcp()`).
     /// - Parameters:
@@ -208,6 +208,12 @@ public final class TCPServer: Sendable {
     ///   `.invalidArgument` for a negative backlog or the server's `maxLineLength` below 1, or
     ///   the OS error (``lastError`` keeps its number).
     public func listen(_ backlog: Int = 128) async throws {
+        try await listen(backlog, security: nil)
+    }
+
+    /// ``listen(_:)`` with a security layer (TLS, from StreamPortsTLS) that every accepted
+    /// connection goes through before ``accept(timeout:)`` yields it.
+    package func listen(_ backlog: Int, security: (any ChannelSecurity)?) async throws {
         guard backlog >= 0 else { throw StreamPortError.invalidArgument("backlog \(backlog)", "it must be 0 or more") }
         try checkMaxLineLength(maxLineLength)
         let fd = try state.withLock { (s: inout State) throws(StreamPortError) -> Int32 in
@@ -228,13 +234,13 @@ public final class TCPServer: Sendable {
         let metrics = ServerMetrics.Slot()
         let bootstrap = makeServerBootstrap(
             queue: queue, backlog: backlog, reuseAddress: true, transcoder: transcoder,
-            maxLineLength: maxLineLength, metrics: metrics, logger: logger)
+            maxLineLength: maxLineLength, metrics: metrics, logger: logger, security: security)
         do {
             let channel = try await bootstrap.withBoundSocket(fd).get()
             metrics.open(server: channel.localAddress?.streamDescription ?? "")
             let server = ServerStream(
                 channel: channel, accepted: queue, transcoder: transcoder,
-                requestedAddress: StreamAddress(host: .anyInterface, port: 0))
+                requestedAddress: StreamAddress(host: .anyInterface, port: 0), logger: logger, security: security)
             state.withLock { $0.server = server }
         } catch {
             try? Syscalls.close(fd, what: "listen")  // NIO did not take it

@@ -169,11 +169,21 @@ public final class TCPSocket: Sendable {
     public func connect(
         _ host: String, _ port: Int, connectTimeout: Duration = StreamDefaults.connectTimeout
     ) async throws {
+        try await connect(host, port, connectTimeout: connectTimeout, security: { _ in nil })
+    }
+
+    /// ``connect(_:_:connectTimeout:)`` through a security layer (TLS, from StreamPortsTLS),
+    /// made for the parsed address: the socket is connected once its handshake completes.
+    package func connect(
+        _ host: String, _ port: Int, connectTimeout: Duration,
+        security: (StreamAddress) throws -> (any ChannelSecurity)?
+    ) async throws {
         let current = state
         guard current == .unconnected || current == .bound else { throw operationError("connect") }
         core.transition(.hostLookup)
         do {
             let address = try StreamAddress.parse(host, port: port)
+            let layer = try security(address)
             let targets = try await address.resolvedOffLoop(forListening: false)
             core.continuation.yield(.hostFound)
             core.transition(.connecting)
@@ -181,10 +191,8 @@ public final class TCPSocket: Sendable {
             let local = connection.withLock { $0.localPort }
             let stream = try await StreamPorts.connect(
                 to: targets, name: address.description, keepAlive: false, coalesce: true, transcoder: transcoder,
-                connectTimeout: connectTimeout, maxLineLength: StreamDefaults.maxLineLength, localPort: local
-            ) { observation in
-                TCPSocket.observe(observation, core: core)
-            }
+                connectTimeout: connectTimeout, maxLineLength: StreamDefaults.maxLineLength, localPort: local,
+                observer: { observation in TCPSocket.observe(observation, core: core) }, security: layer)
             connection.withLock { $0.stream = stream }
             core.closeChannel.withLock { $0 = stream.channel }
             core.transition(.connected)
