@@ -258,7 +258,8 @@ struct Serve: AsyncParsableCommand {
             switch error.code {
             case .decoding:
                 let offset = error.transcoderError?.byteOffset.map { "\($0)" } ?? "?"
-                logger.warning("\(peer): closing: \(error.message)", metadata: ["byte-offset": "\(offset)"])
+                peerWarnings.log(
+                    logger, .warning, "\(peer): closing: \(error.message)", metadata: ["byte-offset": "\(offset)"])
                 ending = .fault
             case .timedOut:
                 logger.info("\(peer): closing: \(error.message)")
@@ -267,14 +268,14 @@ struct Serve: AsyncParsableCommand {
                 logger.debug("\(peer): \(error.message)")
                 ending = .endOfStream
             default:  // lineTooLong, encoding
-                logger.warning("\(peer): closing: \(error.message)")
+                peerWarnings.log(logger, .warning, "\(peer): closing: \(error.message)")
                 ending = .fault
             }
         } catch is CancellationError {
             logger.debug("\(peer): closing: shutting down")
             ending = .shutdown
         } catch {
-            logger.warning("\(peer): closing: \(error)")
+            peerWarnings.log(logger, .warning, "\(peer): closing: \(error)")
             ending = .fault
         }
         switch ending {
@@ -291,6 +292,10 @@ struct Serve: AsyncParsableCommand {
         }
         logger.debug("\(peer): closed")
     }
+
+    /// Warnings a peer can trigger at will (bad bytes, over-long lines): at most 5 a second,
+    /// the rest counted and summed up in the next one let through.
+    static let peerWarnings = LogRateLimiter(perSecond: 5)
 
     /// How long a connection closed for a bad line keeps reading (and dropping) what its peer
     /// still sends, so that a reset does not destroy the echoes before it.

@@ -305,6 +305,26 @@ struct ServeTests {
         try await stop(server)
     }
 
+    @Test("Warnings a peer can trigger are rate-limited: 40 bad clients log a few lines and a suppressed count")
+    func peerWarningsAreRateLimited() async throws {
+        let (server, port) = try await serve(["127.0.0.1:0", "--eol", "lf", "--errors", "raise"])
+        defer { server.kill() }
+        for _ in 0..<40 {
+            let client = try TestClient("127.0.0.1", port)
+            try await client.send([0xFF, 0x0A])
+            #expect(try await client.closedByPeer(timeout: 5))
+            client.close()
+        }
+        try await Task.sleep(for: .milliseconds(1100))  // a new second: the next warning says how many were dropped
+        let last = try TestClient("127.0.0.1", port)
+        try await last.send([0xFF, 0x0A])
+        #expect(try await last.closedByPeer(timeout: 5))
+        #expect(try await server.stderrContains("more suppressed"), "stderr: \(server.stderr.text)")
+        let warnings = server.stderr.text.split(separator: "\n").filter { $0.contains("closing: cannot decode") }
+        #expect(warnings.count < 20, "\(warnings.count) warnings for 41 bad clients")
+        try await stop(server)
+    }
+
     @Test("--max-connections 0 is a usage error")
     func maxConnectionsZero() async throws {
         let result = try await Portecho.run(["serve", "127.0.0.1:0", "--max-connections", "0"])

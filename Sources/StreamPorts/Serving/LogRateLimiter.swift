@@ -26,7 +26,11 @@ package final class LogRateLimiter: Sendable {
     ///   - logger: where to log.
     ///   - level: the level.
     ///   - message: the message, built only when it is let through.
-    package func log(_ logger: Logger, _ level: Logger.Level, _ message: @autoclosure () -> String) {
+    ///   - metadata: the message's metadata.
+    package func log(
+        _ logger: Logger, _ level: Logger.Level, _ message: @autoclosure () -> String,
+        metadata: @autoclosure () -> Logger.Metadata? = nil
+    ) {
         guard logger.logLevel <= level else { return }
         let now = ContinuousClock.now
         let suppressed = window.withLock { w -> Int? in
@@ -44,6 +48,6 @@ package final class LogRateLimiter: Sendable {
         }
         guard let suppressed else { return }
         let note = suppressed > 0 ? " (\(suppressed) more suppressed)" : ""
-        logger.log(level: level, "\(message())\(note)")
+        logger.log(level: level, "\(message())\(note)", metadata: metadata())
     }
 }
