@@ -24,19 +24,29 @@ import StreamPorts
 ///   - reuseAddress: set SO_REUSEADDR.
 ///   - transcoder: the transcoder of every accepted stream.
 ///   - maxLineLength: the accepted streams' longest line, in bytes.
-///   - logger: where accept trouble and failed handshakes are logged.
+///   - logger: where accept trouble, failed handshakes and refused PROXY headers are logged.
+///   - proxyProtocol: read a PROXY protocol header at the start of every connection, before
+///     the TLS handshake (nil, the default: none). As in the plaintext form: the header's
+///     source becomes the stream's remote endpoint, and a connection without a valid header
+///     from a trusted source, in time, is closed before its handshake.
 /// - Returns: the listening server stream.
 /// - Throws: ``StreamPortError``: `.tlsInvalidUserData` for a client context; otherwise as
 ///   the plaintext form (`.invalidAddress`, `.hostNotFound`, `.addressInUse`, `.bindFailed`).
+///
+/// Behind a load balancer that passes TLS through and sends the PROXY protocol:
+/// ```swift
+/// let server = try await tcpServerStream(
+///     "*:7001", tls: tls, proxyProtocol: try .init(trustedSources: ["10.0.0.0/8", "127.0.0.1/32"]))
+/// ```
 public func tcpServerStream(
     _ address: String, port: Int? = nil, tls: TLSContext, backlog: Int = 128, reuseAddress: Bool = true,
     transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength,
-    logger: Logger = Logger(label: "StreamPorts")
+    logger: Logger = Logger(label: "StreamPorts"), proxyProtocol: ProxyProtocolConfiguration? = nil
 ) async throws -> ServerStream {
     let parsed = try StreamAddress.parse(address, port: port)
     return try await listenTLS(
         parsed, input: address, tls: tls, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
-        maxLineLength: maxLineLength, logger: logger)
+        maxLineLength: maxLineLength, logger: logger, proxyProtocol: proxyProtocol)
 }
 
 /// Opens a listening TLS port on the loopback interface only.
@@ -48,19 +58,22 @@ public func tcpServerStream(
 ///   - transcoder: the transcoder of every accepted stream.
 ///   - maxLineLength: the accepted streams' longest line, in bytes.
 ///   - logger: where accept trouble and failed handshakes are logged.
+///   - proxyProtocol: read a PROXY protocol header before the TLS handshake (nil: none), as
+///     in the string form.
 /// - Returns: the listening server stream.
 /// - Throws: ``StreamPortError`` as the string form; `.invalidAddress` for a port out of range.
 public func tcpServerStream(
     _ port: Int, tls: TLSContext, backlog: Int = 128, reuseAddress: Bool = true,
     transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength,
-    logger: Logger = Logger(label: "StreamPorts")
+    logger: Logger = Logger(label: "StreamPorts"), proxyProtocol: ProxyProtocolConfiguration? = nil
 ) async throws -> ServerStream {
     guard (0...65535).contains(port) else {
         throw StreamPortError(.invalidAddress, "invalid address \"\(port)\": port \(port) is out of range 0–65535")
     }
     return try await listenTLS(
         StreamAddress(host: .ipv4("127.0.0.1"), port: port), input: "\(port)", tls: tls, backlog: backlog,
-        reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger)
+        reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger,
+        proxyProtocol: proxyProtocol)
 }
 
 /// Opens a listening TLS port on a raw address: 4 bytes (IPv4) or 16 bytes (IPv6).
@@ -105,7 +118,7 @@ public func tcpServerStream(
 
 private func listenTLS(
     _ address: StreamAddress, input: String, tls: TLSContext, backlog: Int, reuseAddress: Bool, transcoder: Transcoder,
-    maxLineLength: Int, logger: Logger
+    maxLineLength: Int, logger: Logger, proxyProtocol: ProxyProtocolConfiguration? = nil
 ) async throws -> ServerStream {
     guard tls.role == .server else {
         throw StreamPortError(
@@ -115,7 +128,7 @@ private func listenTLS(
     let security = TLSChannelSecurity(context: tls, failureLog: HandshakeFailureLog(logger: logger))
     return try await listen(
         address, input: input, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
-        maxLineLength: maxLineLength, logger: logger, security: security)
+        maxLineLength: maxLineLength, logger: logger, security: security, proxyProtocol: proxyProtocol)
 }
 
 /// Connects to a TLS server and completes the handshake.

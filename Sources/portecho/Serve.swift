@@ -44,6 +44,16 @@ struct Serve: AsyncParsableCommand {
             rate-limited. --tls-client-ca requires every client to present a certificate \
             signed by one of its CAs.
 
+            PROXY protocol: with --proxy-protocol every connection must start with a PROXY \
+            protocol header, version 1 or 2 (HAProxy's send-proxy or send-proxy-v2, nginx's \
+            proxy_protocol), which gives the client's real address and port: the access log \
+            names them. Bytes after the header are the connection's (lines, or the TLS \
+            handshake with --tls-cert). A LOCAL header (HAProxy's health checks over \
+            send-proxy-v2) or v1 UNKNOWN keeps the socket's addresses. A connection without a \
+            valid header, whose peer is outside --proxy-trusted, or whose header is not \
+            complete within --proxy-header-timeout is closed alone, unanswered, and logged \
+            (rate-limited). A bad --proxy-trusted network is a usage error.
+
             --metrics ADDRESS serves GET /metrics there in Prometheus text format (the \
             library's streamports_* metrics and portecho_start_time_seconds), over plain \
             HTTP/1.1: ADDRESS takes the forms above (all digits: a port on 127.0.0.1; a host \
@@ -115,6 +125,8 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup(title: "TLS") var tls: ServeTLSOptions
 
+    @OptionGroup(title: "PROXY protocol") var proxy: ServeProxyOptions
+
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port \(port) is out of range 0–65535") }
         _ = try AddressArgument.parse(address, port: port)
@@ -137,6 +149,7 @@ struct Serve: AsyncParsableCommand {
         let grace = try Seconds.duration(self.grace, option: "--grace", allowZero: true)
         let signals = SignalWatcher()
         let context = try tls.context()
+        let proxyProtocol = try proxy.configuration()
         // Before the server opens, so that the library's metrics are made in its registry.
         let metricsBackend = try metrics.map(MetricsBackend.init)
 
@@ -144,7 +157,8 @@ struct Serve: AsyncParsableCommand {
         do {
             server = try await tls.listen(
                 context, target.description, backlog: backlog, reuseAddress: !noReuseAddress,
-                transcoder: transcoding.transcoder, maxLineLength: maxLineLength, logger: logger)
+                transcoder: transcoding.transcoder, maxLineLength: maxLineLength, logger: logger,
+                proxyProtocol: proxyProtocol)
         } catch let error as StreamPortError where error.code == .invalidAddress || error.code == .invalidArgument {
             throw ValidationError(error.message)
         } catch {

@@ -62,19 +62,20 @@ struct ServeTLSOptions: ParsableArguments {
         }
     }
 
-    /// Listens with TLS when `context` is given, in plaintext otherwise.
+    /// Listens with TLS when `context` is given, in plaintext otherwise; with `proxyProtocol`,
+    /// every connection starts with a PROXY header (before TLS).
     func listen(
         _ context: TLSContext?, _ address: String, backlog: Int, reuseAddress: Bool, transcoder: Transcoder,
-        maxLineLength: Int, logger: Logger
+        maxLineLength: Int, logger: Logger, proxyProtocol: ProxyProtocolConfiguration? = nil
     ) async throws -> ServerStream {
         if let context {
             return try await tcpServerStream(
                 address, tls: context, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
-                maxLineLength: maxLineLength, logger: logger)
+                maxLineLength: maxLineLength, logger: logger, proxyProtocol: proxyProtocol)
         }
         return try await tcpServerStream(
             address, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength,
-            logger: logger)
+            logger: logger, proxyProtocol: proxyProtocol)
     }
 }
 

@@ -51,7 +51,8 @@ extension ChannelSecurity {
             case .failure(let error):
                 channel.close(promise: nil)
                 metrics?.error(.tlsHandshakeFailed)
-                serverHandshakeFailed(error, peer: channel.remoteAddress?.streamDescription ?? "a client")
+                let peer = stream.remoteEndpoint  // behind the PROXY protocol: the original client
+                serverHandshakeFailed(error, peer: peer.isEmpty ? "a client" : peer)
             }
         }
     }

@@ -53,6 +53,9 @@ final class StreamShared: Sendable {
     let observer: (@Sendable (StreamObservation) -> Void)?
     /// What the security layer (TLS) reported when its handshake completed; nil in plaintext.
     let session = Mutex<(any Sendable)?>(nil)
+    /// The PROXY protocol header the connection started with; nil without the protocol. Set
+    /// on the event loop before the stream is handed out.
+    let proxied = Mutex<ProxiedConnection?>(nil)
 
     /// The server's metrics, for an accepted connection when a backend is bootstrapped.
     let metrics: ServerMetrics?

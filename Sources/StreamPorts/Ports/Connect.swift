@@ -28,7 +28,10 @@ import NIOPosix
 ///   - reuseAddress: set SO_REUSEADDR (default true).
 ///   - transcoder: the transcoder of every accepted stream.
 ///   - maxLineLength: the accepted streams' longest line, in bytes.
-///   - logger: where accept trouble is logged.
+///   - logger: where accept trouble (and connections refused for their PROXY header) is
+///     logged.
+///   - proxyProtocol: read a PROXY protocol header (v1 or v2) at the start of every
+///     connection (nil, the default: none). See "PROXY protocol" below.
 /// - Returns: the listening server stream.
 /// - Throws: ``StreamPortError``: `.invalidAddress` or `.invalidArgument` (a negative
 ///   `backlog`, a `maxLineLength` below 1), both before any socket opens; `.hostNotFound`;
@@ -36,15 +39,34 @@ import NIOPosix
 ///   with the errno.
 ///
 /// A host name is looked up on NIO's blocking-I/O thread pool, not on the calling executor.
+///
+/// ## PROXY protocol
+/// Behind a load balancer that sends the PROXY protocol (HAProxy's `send-proxy` or
+/// `send-proxy-v2`, nginx's `proxy_protocol on`):
+/// ```swift
+/// let server = try await tcpServerStream(
+///     "*:7001", proxyProtocol: try .init(trustedSources: ["10.0.0.0/8", "127.0.0.1/32"]))
+/// ```
+/// Every connection must then start with a header; its source and destination become the
+/// stream's ``ClientStream/remoteEndpoint`` and ``ClientStream/localEndpoint`` (the socket's
+/// own stay available as ``ClientStream/socketRemoteEndpoint`` and
+/// ``ClientStream/socketLocalEndpoint``), and the access log and metrics name the header's
+/// source. A LOCAL header (a health check) or v1 `UNKNOWN` keeps the socket's endpoints. The
+/// bytes after the header belong to the stream. A connection whose header is missing,
+/// malformed, truncated or too long, that comes from a source outside `trustedSources`, or
+/// whose header is not complete within `headerTimeout`, is closed without ever reaching
+/// ``ServerStream/read()``: it is logged at `.warning` (at most 5 lines a second), counted in
+/// ``ServerStream/proxyHeaderFailures`` and in the metrics as an error with code
+/// `proxyHeader`, and no other connection is affected.
 public func tcpServerStream(
     _ address: String, port: Int? = nil, backlog: Int = 128, reuseAddress: Bool = true,
     transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength,
-    logger: Logger = Logger(label: "StreamPorts")
+    logger: Logger = Logger(label: "StreamPorts"), proxyProtocol: ProxyProtocolConfiguration? = nil
 ) async throws -> ServerStream {
     let parsed = try StreamAddress.parse(address, port: port)
     return try await listen(
         parsed, input: address, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
-        maxLineLength: maxLineLength, logger: logger)
+        maxLineLength: maxLineLength, logger: logger, proxyProtocol: proxyProtocol)
 }
 
 /// Opens a listening TCP port on the loopback interface only (`tcpServerStream(2020)`, as in
@@ -56,19 +78,22 @@ public func tcpServerStream(
 ///   - transcoder: the transcoder of every accepted stream.
 ///   - maxLineLength: the accepted streams' longest line, in bytes.
 ///   - logger: where accept trouble is logged.
+///   - proxyProtocol: read a PROXY protocol header first on every connection (nil: none),
+///     as in the string form.
 /// - Returns: the listening server stream.
-/// - Throws: ``StreamPortError`` as ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:)``.
+/// - Throws: ``StreamPortError`` as ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:proxyProtocol:)``.
 public func tcpServerStream(
     _ port: Int, backlog: Int = 128, reuseAddress: Bool = true,
     transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength,
-    logger: Logger = Logger(label: "StreamPorts")
+    logger: Logger = Logger(label: "StreamPorts"), proxyProtocol: ProxyProtocolConfiguration? = nil
 ) async throws -> ServerStream {
     guard (0...65535).contains(port) else {
         throw StreamPortError.invalid("\(port)", "port \(port) is out of range 0–65535")
     }
     return try await listen(
         StreamAddress(host: .ipv4("127.0.0.1"), port: port), input: "\(port)", backlog: backlog,
-        reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger)
+        reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger,
+        proxyProtocol: proxyProtocol)
 }
 
 /// Opens a listening TCP port on a raw address: 4 bytes (IPv4) or 16 bytes (IPv6).
@@ -108,10 +133,12 @@ public func tcpServerStream(
 }
 
 /// Binds and listens on `address`; with `security`, each accepted connection is handed out
-/// only once its handshake has completed.
+/// only once its handshake has completed; with `proxyProtocol`, only once its PROXY header
+/// has been read (before any handshake).
 package func listen(
     _ address: StreamAddress, input: String, backlog: Int, reuseAddress: Bool, transcoder: Transcoder,
-    maxLineLength: Int, logger: Logger, security: (any ChannelSecurity)? = nil
+    maxLineLength: Int, logger: Logger, security: (any ChannelSecurity)? = nil,
+    proxyProtocol: ProxyProtocolConfiguration? = nil
 ) async throws -> ServerStream {
     guard backlog >= 0 else { throw StreamPortError.invalidArgument("backlog \(backlog)", "it must be 0 or more") }
     try checkMaxLineLength(maxLineLength)
@@ -120,9 +147,10 @@ package func listen(
     }
     let queue = AcceptQueue(limit: backlog)
     let metrics = ServerMetrics.Slot()
+    let proxy = proxyProtocol.map { ProxyProtocolGate(configuration: $0, logger: logger) }
     var bootstrap = makeServerBootstrap(
         queue: queue, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
-        maxLineLength: maxLineLength, metrics: metrics, logger: logger, security: security)
+        maxLineLength: maxLineLength, metrics: metrics, logger: logger, security: security, proxy: proxy)
     if target.protocol == .inet6, case .anyInterface = address.host {
         bootstrap = bootstrap.serverChannelOption(
             ChannelOptions.Types.SocketOption(
@@ -137,14 +165,16 @@ package func listen(
     metrics.open(server: channel.localAddress?.streamDescription ?? input)
     return ServerStream(
         channel: channel, accepted: queue, transcoder: transcoder, requestedAddress: address, logger: logger,
-        security: security)
+        security: security, proxy: proxy)
 }
 
 /// The bootstrap every server stream uses: pull-based child channels that feed ``ClientStream``s
-/// into `queue` (with `security`, once their handshakes have completed).
+/// into `queue` (with `proxy`, once their PROXY headers are read; with `security`, once their
+/// handshakes have completed).
 func makeServerBootstrap(
     queue: AcceptQueue, backlog: Int, reuseAddress: Bool, transcoder: Transcoder, maxLineLength: Int,
-    metrics: ServerMetrics.Slot, logger: Logger, security: (any ChannelSecurity)? = nil
+    metrics: ServerMetrics.Slot, logger: Logger, security: (any ChannelSecurity)? = nil,
+    proxy: ProxyProtocolGate? = nil
 ) -> ServerBootstrap {
     ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .serverChannelOption(.backlog, value: Int32(clamping: backlog))
@@ -171,13 +201,23 @@ func makeServerBootstrap(
                 try channel.pipeline.syncOperations.addHandler(StreamHandler(shared: shared))
                 let stream = try ClientStream(
                     channel: channel, shared: shared, transcoder: transcoder, maxLineLength: maxLineLength)
-                if let security {
-                    try security.secureAccepted(
-                        channel, stream: stream, queue: queue, metrics: counters, logger: logger)
-                } else {
-                    ConnectionLog.opened(stream, metrics: counters, logger: logger)
-                    if !queue.push(stream) { channel.close(promise: nil) }
+                // The connection counts as accepted (the access log, the metrics) once it is
+                // ready for `read()`: after its PROXY header, after its TLS handshake.
+                let admit = {
+                    if let security {
+                        try security.secureAccepted(
+                            channel, stream: stream, queue: queue, metrics: counters, logger: logger)
+                    } else {
+                        ConnectionLog.opened(stream, metrics: counters, logger: logger)
+                        if !queue.push(stream) { channel.close(promise: nil) }
+                    }
                 }
+                guard let proxy else { return try admit() }
+                let reader = ProxyHeaderHandler(gate: proxy, metrics: counters) { header in
+                    shared.proxied.withLock { $0 = ProxiedConnection(header: header) }
+                    try admit()
+                }
+                try channel.pipeline.syncOperations.addHandler(reader, position: .first)
             }
         }
 }

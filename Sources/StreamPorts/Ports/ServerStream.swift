@@ -31,13 +31,17 @@ public final class ServerStream: AsyncSequence, Sendable {
     package let logger: Logger
     /// The security layer every accepted connection goes through (TLS), if any.
     package let security: (any ChannelSecurity)?
+    /// The PROXY protocol step every accepted connection goes through first, if any.
+    let proxy: ProxyProtocolGate?
 
     init(
         channel: any Channel, accepted: AcceptQueue, transcoder: Transcoder, requestedAddress: StreamAddress,
-        logger: Logger = Logger(label: "StreamPorts"), security: (any ChannelSecurity)? = nil
+        logger: Logger = Logger(label: "StreamPorts"), security: (any ChannelSecurity)? = nil,
+        proxy: ProxyProtocolGate? = nil
     ) {
         self.logger = logger
         self.security = security
+        self.proxy = proxy
         self.channel = channel
         self.accepted = accepted
         self.transcoder = transcoder
@@ -52,6 +56,15 @@ public final class ServerStream: AsyncSequence, Sendable {
     /// The bound address and port as one string, `HOST:PORT` with an IPv6 host bracketed:
     /// `127.0.0.1:41234`, `[::1]:41234`, `[::]:2020`, `0.0.0.0:2020`, or "" if unknown.
     public var localEndpoint: String { channel.localAddress?.streamDescription ?? "" }
+
+    /// How a server reads the PROXY protocol (its trusted sources and header timeout); nil
+    /// when it does not.
+    public var proxyProtocol: ProxyProtocolConfiguration? { proxy?.configuration }
+
+    /// How many connections were closed for their PROXY protocol header (missing, malformed,
+    /// truncated, too long, from an untrusted source, or not complete in time); 0 without
+    /// the protocol.
+    public var proxyHeaderFailures: Int { proxy?.failures ?? 0 }
 
     /// A task executor on the listening socket's event loop: an accept loop that prefers it
     /// takes each new connection without a detour through Swift's global thread pool.

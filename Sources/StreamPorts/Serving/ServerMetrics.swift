@@ -9,13 +9,13 @@ import Synchronization
 ///
 /// | name | type | what |
 /// |---|---|---|
-/// | `streamports_connections_accepted_total` | counter | connections accepted (after a TLS handshake, if any) |
+/// | `streamports_connections_accepted_total` | counter | connections accepted (after the PROXY header and the TLS handshake, if any) |
 /// | `streamports_connections_active` | meter | connections open now |
 /// | `streamports_connections_closed_total` | counter, `reason` | closed: `eof`, `shutdown`, `idle_timeout`, an error code (`decoding`, `lineTooLong`, `connectionReset`, …), `closed` |
 /// | `streamports_connection_duration_seconds` | timer | how long each connection lasted |
 /// | `streamports_bytes_in_total`, `streamports_bytes_out_total` | counter | bytes on the wire |
 /// | `streamports_lines_in_total`, `streamports_lines_out_total` | counter | lines read (`readLine`), lines written (`showln`/`writeLine`) |
-/// | `streamports_errors_total` | counter, `code` | `decoding`, `encoding`, `lineTooLong`, `timedOut` errors thrown to the reader or writer |
+/// | `streamports_errors_total` | counter, `code` | `decoding`, `encoding`, `lineTooLong`, `timedOut` errors thrown to the reader or writer; `proxyHeader`: connections refused for their PROXY protocol header (never accepted) |
 package final class ServerMetrics: Sendable {
     let accepted: Counter
     let active: Meter

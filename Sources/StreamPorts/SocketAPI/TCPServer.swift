@@ -13,7 +13,7 @@ import Synchronization
 
 /// A step-wise server: create, set options, bind, listen, accept — Falcon's `TCPServer`
 /// (seed 000) and Lua SocketLib's `socket.tcp()` server (seed 001), on the same
-/// ``ServerStream`` and ``ClientStream`` types as ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:)``.
+/// ``ServerStream`` and ``ClientStream`` types as ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:proxyProtocol:)``.
 ///
 /// ```swift
 /// let server = TCPServer()                       // socket.tcp()
@@ -132,7 +132,7 @@ public final class TCPServer: Sendable {
     ///
     /// Synchronous, as in the seeds: a host name or service name is looked up on the calling
     /// thread (`getaddrinfo`, `getservbyname`), which blocks it; from async code on an event
-    /// loop, prefer numeric addresses or ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:)``.
+    /// loop, prefer numeric addresses or ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:proxyProtocol:)``.
     /// - Parameter addressOrService: a service name, a port number or `HOST:PORT`.
     /// - Throws: ``StreamPortError`` (`.invalidAddress`, `.hostNotFound`, `.addressInUse`, …).
     public func bind(_ addressOrService: String) throws {
