@@ -5,15 +5,23 @@ import StreamPortsTLS
 import Synchronization
 import Testing
 
-/// The server context every test server uses unless it needs another.
+/// The server context every test server uses unless it needs another. Handshakes get 15 s: a
+/// hundred at once on a loaded 2-core machine can take seconds.
 let serverTLS: TLSContext = {
+    let pki = TestPKI.shared
+    return try! TLSContext.server(
+        certificateChain: pki.cert("server"), privateKey: pki.key("server"), handshakeTimeout: .seconds(15))
+}()
+
+/// A server context whose handshake timeout (2 s) a test waits out.
+let quickServerTLS: TLSContext = {
     let pki = TestPKI.shared
     return try! TLSContext.server(
         certificateChain: pki.cert("server"), privateKey: pki.key("server"), handshakeTimeout: .seconds(2))
 }()
 
 /// A client context trusting the test CA.
-let clientTLS: TLSContext = try! TLSContext.client(trustRoots: TestPKI.shared.cert("ca"), handshakeTimeout: .seconds(5))
+let clientTLS: TLSContext = try! TLSContext.client(trustRoots: TestPKI.shared.cert("ca"), handshakeTimeout: .seconds(15))
 
 /// Log lines captured from a server.
 final class CapturedLog: Sendable {
