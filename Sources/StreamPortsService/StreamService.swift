@@ -41,7 +41,7 @@ public struct StreamService: Service {
 
     /// A service that serves `server` with `handler`.
     /// - Parameters:
-    ///   - server: the listening server stream (``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:)``).
+    ///   - server: the listening server stream (``tcpServerStream(_:port:backlog:reuseAddress:reusePort:transcoder:maxLineLength:logger:)``).
     ///   - maxConnections: the most connections served at once (nil: no limit).
     ///   - gracePeriod: how long handlers may take to finish once graceful shutdown begins
     ///     (default 10 s).
@@ -59,7 +59,7 @@ public struct StreamService: Service {
         self.handler = handler
     }
 
-    /// A service that listens on `address` (as ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:)``)
+    /// A service that listens on `address` (as ``tcpServerStream(_:port:backlog:reuseAddress:reusePort:transcoder:maxLineLength:logger:)``)
     /// and serves it with `handler`.
     /// - Parameters:
     ///   - address: where to listen, in any form `tcpServerStream` takes.

@@ -64,17 +64,32 @@ struct ServeTLSOptions: ParsableArguments {
 
     /// Listens with TLS when `context` is given, in plaintext otherwise.
     func listen(
-        _ context: TLSContext?, _ address: String, backlog: Int, reuseAddress: Bool, transcoder: Transcoder,
-        maxLineLength: Int, logger: Logger
+        _ context: TLSContext?, _ address: String, backlog: Int, reuseAddress: Bool, reusePort: Bool = false,
+        transcoder: Transcoder, maxLineLength: Int, logger: Logger
     ) async throws -> ServerStream {
         if let context {
             return try await tcpServerStream(
-                address, tls: context, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
+                address, tls: context, backlog: backlog, reuseAddress: reuseAddress, reusePort: reusePort,
+                transcoder: transcoder, maxLineLength: maxLineLength, logger: logger)
+        }
+        return try await tcpServerStream(
+            address, backlog: backlog, reuseAddress: reuseAddress, reusePort: reusePort, transcoder: transcoder,
+            maxLineLength: maxLineLength, logger: logger)
+    }
+
+    /// Serves an inherited listening socket (socket activation), with TLS when `context` is
+    /// given.
+    func adopt(
+        _ context: TLSContext?, listeningSocket fd: CInt, backlog: Int, transcoder: Transcoder, maxLineLength: Int,
+        logger: Logger
+    ) async throws -> ServerStream {
+        if let context {
+            return try await tcpServerStream(
+                listeningSocket: fd, tls: context, backlog: backlog, transcoder: transcoder,
                 maxLineLength: maxLineLength, logger: logger)
         }
         return try await tcpServerStream(
-            address, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength,
-            logger: logger)
+            listeningSocket: fd, backlog: backlog, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger)
     }
 }
 
