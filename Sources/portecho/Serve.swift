@@ -67,7 +67,7 @@ struct Serve: AsyncParsableCommand {
 
             Exit status: 64 for a bad option or value, and for a missing, unreadable or invalid \
             certificate, key or CA file, or a key that does not match its certificate (the \
-            message names the file); 1 when the address (or the --metrics address) cannot be \
+            message names the file), and for a bad socket activation (see above); 1 when the address (or the --metrics address) cannot be \
             listened on (in use, host not found, permission denied).
             """
     )
