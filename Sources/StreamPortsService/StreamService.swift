@@ -17,7 +17,9 @@ import StreamPorts
 /// ``run()`` serves as ``ServerStream/serve(maxConnections:logger:handler:)`` does. On graceful
 /// shutdown it:
 /// 1. stops accepting and closes the listening socket at once, so that a restarted process can
-///    bind the port;
+///    bind the port; the connections it had already accepted are served, not dropped (one that
+///    has received nothing yet gets up to 250 ms for its first bytes: a client that connected
+///    just before);
 /// 2. ends every connection's input where it stands: a handler looping on `readLine` still
 ///    gets the lines already received, then nil, so an idle connection (blocked in a read)
 ///    ends at once and a busy one once it has answered what it had read. Handlers can also
@@ -41,7 +43,7 @@ public struct StreamService: Service {
 
     /// A service that serves `server` with `handler`.
     /// - Parameters:
-    ///   - server: the listening server stream (``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:proxyProtocol:)``).
+    ///   - server: the listening server stream (``tcpServerStream(_:port:backlog:reuseAddress:reusePort:transcoder:maxLineLength:logger:proxyProtocol:)``).
     ///   - maxConnections: the most connections served at once (nil: no limit).
     ///   - gracePeriod: how long handlers may take to finish once graceful shutdown begins
     ///     (default 10 s).
@@ -59,7 +61,7 @@ public struct StreamService: Service {
         self.handler = handler
     }
 
-    /// A service that listens on `address` (as ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:proxyProtocol:)``)
+    /// A service that listens on `address` (as ``tcpServerStream(_:port:backlog:reuseAddress:reusePort:transcoder:maxLineLength:logger:proxyProtocol:)``)
     /// and serves it with `handler`.
     /// - Parameters:
     ///   - address: where to listen, in any form `tcpServerStream` takes.
@@ -114,7 +116,7 @@ public struct StreamService: Service {
             }
             group.addTask {
                 do { try await gracefulShutdown() } catch { return .cancelled }
-                server.stopAccepting()
+                server.stopAcceptingGracefully()
                 let open = connections.count
                 logger.notice(
                     "shutting down: stopped accepting on \(server.localEndpoint); \(open) connection(s) open, grace \(grace)"

@@ -22,6 +22,7 @@ import StreamPorts
 ///   - backlog: the listen backlog; also the most accepted connections (handshaking or waiting
 ///     for `read()`).
 ///   - reuseAddress: set SO_REUSEADDR.
+///   - reusePort: set SO_REUSEPORT before binding (several processes may listen on the port).
 ///   - transcoder: the transcoder of every accepted stream.
 ///   - maxLineLength: the accepted streams' longest line, in bytes.
 ///   - logger: where accept trouble, failed handshakes and refused PROXY headers are logged.
@@ -40,13 +41,14 @@ import StreamPorts
 /// ```
 public func tcpServerStream(
     _ address: String, port: Int? = nil, tls: TLSContext, backlog: Int = 128, reuseAddress: Bool = true,
+    reusePort: Bool = false,
     transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength,
     logger: Logger = Logger(label: "StreamPorts"), proxyProtocol: ProxyProtocolConfiguration? = nil
 ) async throws -> ServerStream {
     let parsed = try StreamAddress.parse(address, port: port)
     return try await listenTLS(
-        parsed, input: address, tls: tls, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
-        maxLineLength: maxLineLength, logger: logger, proxyProtocol: proxyProtocol)
+        parsed, input: address, tls: tls, backlog: backlog, reuseAddress: reuseAddress, reusePort: reusePort,
+        transcoder: transcoder, maxLineLength: maxLineLength, logger: logger, proxyProtocol: proxyProtocol)
 }
 
 /// Opens a listening TLS port on the loopback interface only.
@@ -55,6 +57,7 @@ public func tcpServerStream(
 ///   - tls: a server context.
 ///   - backlog: the listen backlog.
 ///   - reuseAddress: set SO_REUSEADDR.
+///   - reusePort: set SO_REUSEPORT before binding (several processes may listen on the port).
 ///   - transcoder: the transcoder of every accepted stream.
 ///   - maxLineLength: the accepted streams' longest line, in bytes.
 ///   - logger: where accept trouble and failed handshakes are logged.
@@ -63,7 +66,7 @@ public func tcpServerStream(
 /// - Returns: the listening server stream.
 /// - Throws: ``StreamPortError`` as the string form; `.invalidAddress` for a port out of range.
 public func tcpServerStream(
-    _ port: Int, tls: TLSContext, backlog: Int = 128, reuseAddress: Bool = true,
+    _ port: Int, tls: TLSContext, backlog: Int = 128, reuseAddress: Bool = true, reusePort: Bool = false,
     transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength,
     logger: Logger = Logger(label: "StreamPorts"), proxyProtocol: ProxyProtocolConfiguration? = nil
 ) async throws -> ServerStream {
@@ -72,8 +75,8 @@ public func tcpServerStream(
     }
     return try await listenTLS(
         StreamAddress(host: .ipv4("127.0.0.1"), port: port), input: "\(port)", tls: tls, backlog: backlog,
-        reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger,
-        proxyProtocol: proxyProtocol)
+        reuseAddress: reuseAddress, reusePort: reusePort, transcoder: transcoder, maxLineLength: maxLineLength,
+        logger: logger, proxyProtocol: proxyProtocol)
 }
 
 /// Opens a listening TLS port on a raw address: 4 bytes (IPv4) or 16 bytes (IPv6).
@@ -83,17 +86,20 @@ public func tcpServerStream(
 ///   - tls: a server context.
 ///   - backlog: the listen backlog.
 ///   - reuseAddress: set SO_REUSEADDR.
+///   - reusePort: set SO_REUSEPORT before binding (several processes may listen on the port).
 ///   - transcoder: the transcoder of every accepted stream.
 /// - Returns: the listening server stream.
 /// - Throws: ``StreamPortError`` `.invalidAddress` for another byte count; as the string form.
 public func tcpServerStream(
     _ address: [UInt8], port: Int, tls: TLSContext, backlog: Int = 128, reuseAddress: Bool = true,
+    reusePort: Bool = false,
     transcoder: Transcoder = .default
 ) async throws -> ServerStream {
     let parsed = try StreamAddress.raw(address, port: port)
     return try await listenTLS(
         parsed, input: parsed.description, tls: tls, backlog: backlog, reuseAddress: reuseAddress,
-        transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
+        reusePort: reusePort, transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength,
+        logger: Logger(label: "StreamPorts"))
 }
 
 /// Opens a listening TLS port on an IPv6 address given as 8 16-bit groups.
@@ -103,32 +109,68 @@ public func tcpServerStream(
 ///   - tls: a server context.
 ///   - backlog: the listen backlog.
 ///   - reuseAddress: set SO_REUSEADDR.
+///   - reusePort: set SO_REUSEPORT before binding (several processes may listen on the port).
 ///   - transcoder: the transcoder of every accepted stream.
 /// - Returns: the listening server stream.
 /// - Throws: ``StreamPortError`` `.invalidAddress` for another group count; as the string form.
 public func tcpServerStream(
     _ address: [UInt16], port: Int, tls: TLSContext, backlog: Int = 128, reuseAddress: Bool = true,
+    reusePort: Bool = false,
     transcoder: Transcoder = .default
 ) async throws -> ServerStream {
     let parsed = try StreamAddress.raw(address, port: port)
     return try await listenTLS(
         parsed, input: parsed.description, tls: tls, backlog: backlog, reuseAddress: reuseAddress,
-        transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
+        reusePort: reusePort, transcoder: transcoder, maxLineLength: StreamDefaults.maxLineLength,
+        logger: Logger(label: "StreamPorts"))
 }
 
 private func listenTLS(
-    _ address: StreamAddress, input: String, tls: TLSContext, backlog: Int, reuseAddress: Bool, transcoder: Transcoder,
-    maxLineLength: Int, logger: Logger, proxyProtocol: ProxyProtocolConfiguration? = nil
+    _ address: StreamAddress, input: String, tls: TLSContext, backlog: Int, reuseAddress: Bool, reusePort: Bool,
+    transcoder: Transcoder, maxLineLength: Int, logger: Logger, proxyProtocol: ProxyProtocolConfiguration? = nil
 ) async throws -> ServerStream {
+    let security = try serverSecurity(tls, input: input, logger: logger)
+    return try await listen(
+        address, input: input, backlog: backlog, reuseAddress: reuseAddress, reusePort: reusePort,
+        transcoder: transcoder, maxLineLength: maxLineLength, logger: logger, security: security,
+        proxyProtocol: proxyProtocol)
+}
+
+/// Serves a TCP socket that is already bound and listening (socket activation), every
+/// connection speaking TLS; as the plaintext
+/// `tcpServerStream(listeningSocket:backlog:transcoder:maxLineLength:logger:)`.
+/// - Parameters:
+///   - listeningSocket: the descriptor: an IPv4 or IPv6 stream socket that is listening.
+///   - tls: a server context.
+///   - backlog: the most accepted connections handshaking or waiting for `read()`.
+///   - transcoder: the transcoder of every accepted stream.
+///   - maxLineLength: the accepted streams' longest line, in bytes.
+///   - logger: where accept trouble and failed handshakes are logged.
+///   - proxyProtocol: read a PROXY protocol header first on every connection (nil: none).
+/// - Returns: the listening server stream, which owns the descriptor.
+/// - Throws: ``StreamPortError``: `.tlsInvalidUserData` for a client context; `.invalidArgument`
+///   naming the descriptor when it is not open, not a socket, not a TCP socket or not
+///   listening (it is left open then); `.system` with the errno.
+public func tcpServerStream(
+    listeningSocket: CInt, tls: TLSContext, backlog: Int = 128, transcoder: Transcoder = .default,
+    maxLineLength: Int = StreamDefaults.maxLineLength, logger: Logger = Logger(label: "StreamPorts"),
+    proxyProtocol: ProxyProtocolConfiguration? = nil
+) async throws -> ServerStream {
+    let security = try serverSecurity(tls, input: "listeningSocket \(listeningSocket)", logger: logger)
+    try checkListeningSocket(listeningSocket)
+    return try await adopt(
+        listeningSocket: listeningSocket, backlog: backlog, transcoder: transcoder, maxLineLength: maxLineLength,
+        logger: logger, security: security, proxyProtocol: proxyProtocol)
+}
+
+/// The TLS layer of a server, or `.tlsInvalidUserData` for a client context.
+private func serverSecurity(_ tls: TLSContext, input: String, logger: Logger) throws -> TLSChannelSecurity {
     guard tls.role == .server else {
         throw StreamPortError(
             .tlsInvalidUserData,
             "tcpServerStream(\"\(input)\"): a client TLS context cannot serve; use TLSContext.server(...)")
     }
-    let security = TLSChannelSecurity(context: tls, failureLog: HandshakeFailureLog(logger: logger))
-    return try await listen(
-        address, input: input, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
-        maxLineLength: maxLineLength, logger: logger, security: security, proxyProtocol: proxyProtocol)
+    return TLSChannelSecurity(context: tls, failureLog: HandshakeFailureLog(logger: logger))
 }
 
 /// Connects to a TLS server and completes the handshake.

@@ -27,6 +27,18 @@ struct Serve: AsyncParsableCommand {
             line end is echoed before the connection closes; a client that half-closes gets \
             all its echoes before the server closes.
 
+            --reuse-port sets SO_REUSEPORT: several portecho processes started with it may \
+            listen on the same address and port, the kernel spreading new connections among \
+            them. A restart without refused connections: start the new process with \
+            --reuse-port, wait for its `listening on` line, then send SIGTERM to the old one.
+
+            Socket activation (systemd's LISTEN_FDS and LISTEN_PID, sd_listen_fds(3)): when \
+            LISTEN_PID is this process and LISTEN_FDS is 1, portecho serves the listening \
+            socket it inherited as descriptor 3 instead of binding one; `listening on` shows \
+            that socket's address. ADDRESS, --port, --reuse-port and --no-reuse-address are \
+            then usage errors (the socket unit sets them); more than one socket is too. A \
+            LISTEN_PID naming another process is ignored. The variables are unset once read.
+
             SIGINT or SIGTERM: stop accepting and close the listening socket at once, close \
             idle connections at once, let busy ones echo the lines already received (whole \
             lines: a partial last line is dropped) and flush, and exit 0 once all are done; \
@@ -65,7 +77,7 @@ struct Serve: AsyncParsableCommand {
 
             Exit status: 64 for a bad option or value, and for a missing, unreadable or invalid \
             certificate, key or CA file, or a key that does not match its certificate (the \
-            message names the file); 1 when the address (or the --metrics address) cannot be \
+            message names the file), and for a bad socket activation (see above); 1 when the address (or the --metrics address) cannot be \
             listened on (in use, host not found, permission denied).
             """
     )
@@ -85,6 +97,11 @@ struct Serve: AsyncParsableCommand {
 
     @Flag(name: .customLong("no-reuse-address"), help: "Do not set SO_REUSEADDR on the listening socket.")
     var noReuseAddress = false
+
+    @Flag(
+        name: .customLong("reuse-port"),
+        help: "Set SO_REUSEPORT: other processes started with it may listen on the same port (restarts).")
+    var reusePort = false
 
     @Option(
         parsing: .unconditional,
@@ -153,16 +170,28 @@ struct Serve: AsyncParsableCommand {
         // Before the server opens, so that the library's metrics are made in its registry.
         let metricsBackend = try metrics.map(MetricsBackend.init)
 
+        let inherited = try SocketActivation.listeningSocket(logger: logger)
+        if inherited != nil {
+            try SocketActivation.checkNoAddress(
+                address: address, port: port, reusePort: reusePort, noReuseAddress: noReuseAddress)
+        }
         let server: ServerStream
         do {
-            server = try await tls.listen(
-                context, target.description, backlog: backlog, reuseAddress: !noReuseAddress,
-                transcoder: transcoding.transcoder, maxLineLength: maxLineLength, logger: logger,
-                proxyProtocol: proxyProtocol)
+            if let inherited {
+                server = try await tls.adopt(
+                    context, listeningSocket: inherited, backlog: backlog, transcoder: transcoding.transcoder,
+                    maxLineLength: maxLineLength, logger: logger, proxyProtocol: proxyProtocol)
+            } else {
+                server = try await tls.listen(
+                    context, target.description, backlog: backlog, reuseAddress: !noReuseAddress,
+                    reusePort: reusePort, transcoder: transcoding.transcoder, maxLineLength: maxLineLength,
+                    logger: logger, proxyProtocol: proxyProtocol)
+            }
         } catch let error as StreamPortError where error.code == .invalidAddress || error.code == .invalidArgument {
             throw ValidationError(error.message)
         } catch {
-            Output.error("Error: cannot listen on \(target): \(error)")
+            Output.error(
+                "Error: cannot listen on \(inherited.map { "inherited socket \($0)" } ?? "\(target)"): \(error)")
             throw ExitCode.failure
         }
         Output.line("listening on \(server.localEndpoint)")

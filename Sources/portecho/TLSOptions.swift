@@ -65,17 +65,33 @@ struct ServeTLSOptions: ParsableArguments {
     /// Listens with TLS when `context` is given, in plaintext otherwise; with `proxyProtocol`,
     /// every connection starts with a PROXY header (before TLS).
     func listen(
-        _ context: TLSContext?, _ address: String, backlog: Int, reuseAddress: Bool, transcoder: Transcoder,
-        maxLineLength: Int, logger: Logger, proxyProtocol: ProxyProtocolConfiguration? = nil
+        _ context: TLSContext?, _ address: String, backlog: Int, reuseAddress: Bool, reusePort: Bool = false,
+        transcoder: Transcoder, maxLineLength: Int, logger: Logger, proxyProtocol: ProxyProtocolConfiguration? = nil
     ) async throws -> ServerStream {
         if let context {
             return try await tcpServerStream(
-                address, tls: context, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
+                address, tls: context, backlog: backlog, reuseAddress: reuseAddress, reusePort: reusePort,
+                transcoder: transcoder, maxLineLength: maxLineLength, logger: logger, proxyProtocol: proxyProtocol)
+        }
+        return try await tcpServerStream(
+            address, backlog: backlog, reuseAddress: reuseAddress, reusePort: reusePort, transcoder: transcoder,
+            maxLineLength: maxLineLength, logger: logger, proxyProtocol: proxyProtocol)
+    }
+
+    /// Serves an inherited listening socket (socket activation), with TLS when `context` is
+    /// given.
+    func adopt(
+        _ context: TLSContext?, listeningSocket fd: CInt, backlog: Int, transcoder: Transcoder, maxLineLength: Int,
+        logger: Logger, proxyProtocol: ProxyProtocolConfiguration? = nil
+    ) async throws -> ServerStream {
+        if let context {
+            return try await tcpServerStream(
+                listeningSocket: fd, tls: context, backlog: backlog, transcoder: transcoder,
                 maxLineLength: maxLineLength, logger: logger, proxyProtocol: proxyProtocol)
         }
         return try await tcpServerStream(
-            address, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength,
-            logger: logger, proxyProtocol: proxyProtocol)
+            listeningSocket: fd, backlog: backlog, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger,
+            proxyProtocol: proxyProtocol)
     }
 }
 

@@ -49,7 +49,7 @@ struct StreamServiceTests {
 
         // The idle connection ends at once (long before the grace period).
         #expect(try await idle.readLine() == nil)
-        #expect(ContinuousClock.now - shutdownStart < .seconds(10))   // the grace period is 20 s
+        #expect(ContinuousClock.now - shutdownStart < .seconds(10))  // the grace period is 20 s
         // The port can be listened on again while the busy connection is still being served
         // (with SO_REUSEADDR, as a restarted server sets it: the busy connection's socket holds
         // the port too, and only another *listening* socket would make this fail).

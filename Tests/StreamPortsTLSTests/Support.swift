@@ -21,7 +21,8 @@ let quickServerTLS: TLSContext = {
 }()
 
 /// A client context trusting the test CA.
-let clientTLS: TLSContext = try! TLSContext.client(trustRoots: TestPKI.shared.cert("ca"), handshakeTimeout: .seconds(15))
+let clientTLS: TLSContext = try! TLSContext.client(
+    trustRoots: TestPKI.shared.cert("ca"), handshakeTimeout: .seconds(15))
 
 /// Log lines captured from a server.
 final class CapturedLog: Sendable {

@@ -20,6 +20,12 @@ final class AcceptQueue: Sendable {
         var waiter: UnsafeContinuation<ClientStream?, Never>?
         var waiterID = 0
         var closed = false
+        /// The listening socket has closed gracefully: no connection comes any more, and
+        /// ``ServerStream/read()`` returns nil once those accepted before are handed out.
+        var drained = false
+        /// A graceful shutdown has stopped accepting for good (the listening socket closes once
+        /// the connections being set up have passed through it).
+        var quiescing = false
         /// Accepted channels whose streams are still being set up.
         var settingUp = Set<ObjectIdentifier>()
         /// Accepting is paused: `limit` connections wait.
@@ -44,6 +50,14 @@ final class AcceptQueue: Sendable {
             if waiting >= limit { return true }
             guard let maxConnections else { return false }
             return waiting + active >= maxConnections
+        }
+
+        /// The waiting reader, taken out, when the listening socket has closed and nothing
+        /// accepted is left to hand out.
+        mutating func takeWaiterIfDrained() -> UnsafeContinuation<ClientStream?, Never>? {
+            guard drained, queue.isEmpty, settingUp.isEmpty, let w = waiter else { return nil }
+            waiter = nil
+            return w
         }
 
         /// Counts a stream handed out, under a connection limit.
@@ -88,7 +102,11 @@ final class AcceptQueue: Sendable {
         }
         channel.closeFuture.whenComplete { [self] _ in
             // Closed before its stream was queued: its setup failed, or the server closed.
-            let resume = state.withLock { s in s.settingUp.remove(id) != nil && s.roomAgain(limit) }
+            let (resume, waiter) = state.withLock { s -> (Bool, UnsafeContinuation<ClientStream?, Never>?) in
+                let resume = s.settingUp.remove(id) != nil && s.roomAgain(limit)
+                return (resume, s.takeWaiterIfDrained())
+            }
+            waiter?.resume(returning: nil)
             if resume { updateAccepting() }
         }
         if pause { updateAccepting() }
@@ -152,10 +170,30 @@ final class AcceptQueue: Sendable {
     private func updateAccepting() {
         guard let server = state.withLock({ $0.server }) else { return }
         let apply: @Sendable () -> Void = { [self] in
-            let accept = state.withLock { !$0.full && !$0.backingOff }
+            let accept = state.withLock { !$0.full && !$0.backingOff && !$0.quiescing }
             server.setOption(.autoRead, value: accept).whenFailure { _ in }  // closed: nothing to do
         }
         if server.eventLoop.inEventLoop { apply() } else { server.eventLoop.execute(apply) }
+    }
+
+    /// Stops accepting for good (a graceful shutdown); true while connections accepted by the
+    /// listening channel are still being set up.
+    func quiesce() -> Bool {
+        let settingUp = state.withLock { s in
+            s.quiescing = true
+            return !s.settingUp.isEmpty
+        }
+        updateAccepting()
+        return settingUp
+    }
+
+    /// The listening socket has closed (gracefully): a reader gets the connections accepted
+    /// before, then nil.
+    func listenerClosed() {
+        state.withLock { s -> UnsafeContinuation<ClientStream?, Never>? in
+            s.drained = true
+            return s.takeWaiterIfDrained()
+        }?.resume(returning: nil)
     }
 
     // MARK: Any thread
@@ -189,7 +227,7 @@ final class AcceptQueue: Sendable {
                 s.handedOut()
                 return (.some(first), s.roomAgain(limit))
             }
-            if s.closed { return (.some(nil), false) }
+            if s.closed || (s.drained && s.settingUp.isEmpty) { return (.some(nil), false) }
             guard let waiter else { return (nil, false) }
             if Task.isCancelled { return (.some(nil), false) }
             s.waiter = waiter

@@ -31,6 +31,9 @@ final class StreamShared: Sendable {
         var idleAtStop = false
         /// The reader, about to wait, held no unread byte, and has taken none since.
         var readerDrained = false
+        /// ``stopReading(waitingForFirstBytes:)`` came before any byte: the input ends after
+        /// the first read that brings some.
+        var stopAfterFirstBytes = false
         /// Bytes received, in all (the access log's figure).
         var bytesIn = 0
         /// Lines the reader has read, as of its last wait (it counts in its own state and
@@ -102,6 +105,11 @@ final class StreamShared: Sendable {
         let (waiter, again) = state.withLock { s -> (UnsafeContinuation<Void, Never>?, Bool) in
             let w = s.readWaiter
             s.readWaiter = nil
+            if s.stopAfterFirstBytes && s.bytesIn > 0 {
+                s.stopAfterFirstBytes = false
+                if !s.inputEnded { s.ending = "shutdown" }
+                s.inputEnded = true
+            }
             let again = s.discarding || (s.inboundBytes < StreamShared.inboundHighWater && !s.inputEnded)
             s.readInFlight = again
             return (w, again)
@@ -149,16 +157,28 @@ final class StreamShared: Sendable {
     /// read, then reads return end of stream, and no more is asked of the socket. A reader
     /// waiting for the network is woken. (A server's graceful shutdown; the peer may well still
     /// be sending, which a lingering close then takes care of.)
-    func stopReading() {
-        let reader = state.withLock { s -> UnsafeContinuation<Void, Never>? in
+    ///
+    /// `waitingForFirstBytes`: a connection that has received nothing yet (accepted just
+    /// before the shutdown: its first line is in flight, or still in the socket) instead ends
+    /// its input after the first read that brings bytes; returns true when it did so, and the
+    /// caller stops it for good a little later.
+    @discardableResult
+    func stopReading(waitingForFirstBytes: Bool = false) -> Bool {
+        let (reader, deferred) = state.withLock { s -> (UnsafeContinuation<Void, Never>?, Bool) in
+            if waitingForFirstBytes && s.bytesIn == 0 && !s.inputEnded {
+                s.stopAfterFirstBytes = true
+                return (nil, true)
+            }
+            s.stopAfterFirstBytes = false
             s.idleAtStop = !s.inputEnded && s.readerDrained && s.inbound.isEmpty
             if !s.inputEnded { s.ending = "shutdown" }
             s.inputEnded = true
             let r = s.readWaiter
             s.readWaiter = nil
-            return r
+            return (r, false)
         }
         reader?.resume()
+        return deferred
     }
 
     /// Starts dropping input until the peer's end of input; true when there is nothing to wait

@@ -26,6 +26,10 @@ import NIOPosix
 ///     waiting for ``ServerStream/read()``: at that many the server stops accepting (the
 ///     kernel's backlog then holds the next ones) until `read()` takes one.
 ///   - reuseAddress: set SO_REUSEADDR (default true).
+///   - reusePort: set SO_REUSEPORT before binding (default false): several sockets, in this
+///     process or others, may then listen on the same address and port, each with its own
+///     accept queue, the kernel spreading new connections among them (each must set it; a
+///     restart without refused connections starts the new process before stopping the old).
 ///   - transcoder: the transcoder of every accepted stream.
 ///   - maxLineLength: the accepted streams' longest line, in bytes.
 ///   - logger: where accept trouble (and connections refused for their PROXY header) is
@@ -59,14 +63,14 @@ import NIOPosix
 /// ``ServerStream/proxyHeaderFailures`` and in the metrics as an error with code
 /// `proxyHeader`, and no other connection is affected.
 public func tcpServerStream(
-    _ address: String, port: Int? = nil, backlog: Int = 128, reuseAddress: Bool = true,
+    _ address: String, port: Int? = nil, backlog: Int = 128, reuseAddress: Bool = true, reusePort: Bool = false,
     transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength,
     logger: Logger = Logger(label: "StreamPorts"), proxyProtocol: ProxyProtocolConfiguration? = nil
 ) async throws -> ServerStream {
     let parsed = try StreamAddress.parse(address, port: port)
     return try await listen(
-        parsed, input: address, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
-        maxLineLength: maxLineLength, logger: logger, proxyProtocol: proxyProtocol)
+        parsed, input: address, backlog: backlog, reuseAddress: reuseAddress, reusePort: reusePort,
+        transcoder: transcoder, maxLineLength: maxLineLength, logger: logger, proxyProtocol: proxyProtocol)
 }
 
 /// Opens a listening TCP port on the loopback interface only (`tcpServerStream(2020)`, as in
@@ -75,15 +79,16 @@ public func tcpServerStream(
 ///   - port: the port (0: any free one).
 ///   - backlog: the listen backlog; also the most accepted connections waiting for `read()`.
 ///   - reuseAddress: set SO_REUSEADDR.
+///   - reusePort: set SO_REUSEPORT before binding.
 ///   - transcoder: the transcoder of every accepted stream.
 ///   - maxLineLength: the accepted streams' longest line, in bytes.
 ///   - logger: where accept trouble is logged.
 ///   - proxyProtocol: read a PROXY protocol header first on every connection (nil: none),
 ///     as in the string form.
 /// - Returns: the listening server stream.
-/// - Throws: ``StreamPortError`` as ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:proxyProtocol:)``.
+/// - Throws: ``StreamPortError`` as ``tcpServerStream(_:port:backlog:reuseAddress:reusePort:transcoder:maxLineLength:logger:proxyProtocol:)``.
 public func tcpServerStream(
-    _ port: Int, backlog: Int = 128, reuseAddress: Bool = true,
+    _ port: Int, backlog: Int = 128, reuseAddress: Bool = true, reusePort: Bool = false,
     transcoder: Transcoder = .default, maxLineLength: Int = StreamDefaults.maxLineLength,
     logger: Logger = Logger(label: "StreamPorts"), proxyProtocol: ProxyProtocolConfiguration? = nil
 ) async throws -> ServerStream {
@@ -92,8 +97,8 @@ public func tcpServerStream(
     }
     return try await listen(
         StreamAddress(host: .ipv4("127.0.0.1"), port: port), input: "\(port)", backlog: backlog,
-        reuseAddress: reuseAddress, transcoder: transcoder, maxLineLength: maxLineLength, logger: logger,
-        proxyProtocol: proxyProtocol)
+        reuseAddress: reuseAddress, reusePort: reusePort, transcoder: transcoder, maxLineLength: maxLineLength,
+        logger: logger, proxyProtocol: proxyProtocol)
 }
 
 /// Opens a listening TCP port on a raw address: 4 bytes (IPv4) or 16 bytes (IPv6).
@@ -102,15 +107,18 @@ public func tcpServerStream(
 ///   - port: the port.
 ///   - backlog: the listen backlog.
 ///   - reuseAddress: set SO_REUSEADDR.
+///   - reusePort: set SO_REUSEPORT before binding.
 ///   - transcoder: the transcoder of every accepted stream.
 /// - Returns: the listening server stream.
 /// - Throws: ``StreamPortError`` `.invalidAddress` for another byte count; as the string form.
 public func tcpServerStream(
-    _ address: [UInt8], port: Int, backlog: Int = 128, reuseAddress: Bool = true, transcoder: Transcoder = .default
+    _ address: [UInt8], port: Int, backlog: Int = 128, reuseAddress: Bool = true, reusePort: Bool = false,
+    transcoder: Transcoder = .default
 ) async throws -> ServerStream {
     let parsed = try StreamAddress.raw(address, port: port)
     return try await listen(
-        parsed, input: parsed.description, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
+        parsed, input: parsed.description, backlog: backlog, reuseAddress: reuseAddress, reusePort: reusePort,
+        transcoder: transcoder,
         maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
 }
 
@@ -120,15 +128,18 @@ public func tcpServerStream(
 ///   - port: the port.
 ///   - backlog: the listen backlog; also the most accepted connections waiting for `read()`.
 ///   - reuseAddress: set SO_REUSEADDR.
+///   - reusePort: set SO_REUSEPORT before binding.
 ///   - transcoder: the transcoder of every accepted stream.
 /// - Returns: the listening server stream.
 /// - Throws: ``StreamPortError`` `.invalidAddress` for another group count; as the string form.
 public func tcpServerStream(
-    _ address: [UInt16], port: Int, backlog: Int = 128, reuseAddress: Bool = true, transcoder: Transcoder = .default
+    _ address: [UInt16], port: Int, backlog: Int = 128, reuseAddress: Bool = true, reusePort: Bool = false,
+    transcoder: Transcoder = .default
 ) async throws -> ServerStream {
     let parsed = try StreamAddress.raw(address, port: port)
     return try await listen(
-        parsed, input: parsed.description, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
+        parsed, input: parsed.description, backlog: backlog, reuseAddress: reuseAddress, reusePort: reusePort,
+        transcoder: transcoder,
         maxLineLength: StreamDefaults.maxLineLength, logger: Logger(label: "StreamPorts"))
 }
 
@@ -136,8 +147,8 @@ public func tcpServerStream(
 /// only once its handshake has completed; with `proxyProtocol`, only once its PROXY header
 /// has been read (before any handshake).
 package func listen(
-    _ address: StreamAddress, input: String, backlog: Int, reuseAddress: Bool, transcoder: Transcoder,
-    maxLineLength: Int, logger: Logger, security: (any ChannelSecurity)? = nil,
+    _ address: StreamAddress, input: String, backlog: Int, reuseAddress: Bool, reusePort: Bool = false,
+    transcoder: Transcoder, maxLineLength: Int, logger: Logger, security: (any ChannelSecurity)? = nil,
     proxyProtocol: ProxyProtocolConfiguration? = nil
 ) async throws -> ServerStream {
     guard backlog >= 0 else { throw StreamPortError.invalidArgument("backlog \(backlog)", "it must be 0 or more") }
@@ -149,7 +160,7 @@ package func listen(
     let metrics = ServerMetrics.Slot()
     let proxy = proxyProtocol.map { ProxyProtocolGate(configuration: $0, logger: logger) }
     var bootstrap = makeServerBootstrap(
-        queue: queue, backlog: backlog, reuseAddress: reuseAddress, transcoder: transcoder,
+        queue: queue, backlog: backlog, reuseAddress: reuseAddress, reusePort: reusePort, transcoder: transcoder,
         maxLineLength: maxLineLength, metrics: metrics, logger: logger, security: security, proxy: proxy)
     if target.protocol == .inet6, case .anyInterface = address.host {
         bootstrap = bootstrap.serverChannelOption(
@@ -170,15 +181,25 @@ package func listen(
 
 /// The bootstrap every server stream uses: pull-based child channels that feed ``ClientStream``s
 /// into `queue` (with `proxy`, once their PROXY headers are read; with `security`, once their
-/// handshakes have completed).
+/// handshakes have completed). A nil `reuseAddress` leaves SO_REUSEADDR as it is (an adopted
+/// socket); `reusePort` sets SO_REUSEPORT, which NIO has no named option for (NIO applies
+/// server channel options before it binds).
 func makeServerBootstrap(
-    queue: AcceptQueue, backlog: Int, reuseAddress: Bool, transcoder: Transcoder, maxLineLength: Int,
-    metrics: ServerMetrics.Slot, logger: Logger, security: (any ChannelSecurity)? = nil,
+    queue: AcceptQueue, backlog: Int, reuseAddress: Bool?, reusePort: Bool = false, transcoder: Transcoder,
+    maxLineLength: Int, metrics: ServerMetrics.Slot, logger: Logger, security: (any ChannelSecurity)? = nil,
     proxy: ProxyProtocolGate? = nil
 ) -> ServerBootstrap {
-    ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    var bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .serverChannelOption(.backlog, value: Int32(clamping: backlog))
-        .serverChannelOption(.socketOption(.so_reuseaddr), value: reuseAddress ? 1 : 0)
+    if let reuseAddress {
+        bootstrap = bootstrap.serverChannelOption(.socketOption(.so_reuseaddr), value: reuseAddress ? 1 : 0)
+    }
+    if reusePort {
+        bootstrap = bootstrap.serverChannelOption(
+            ChannelOptions.Types.SocketOption(level: .socket, name: .init(rawValue: SO_REUSEPORT)), value: 1)
+    }
+    return
+        bootstrap
         .serverChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(AcceptController(queue: queue, logger: logger))

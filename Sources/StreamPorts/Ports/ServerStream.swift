@@ -143,6 +143,36 @@ public final class ServerStream: AsyncSequence, Sendable {
         return pending
     }
 
+    /// Closes the listening socket, like ``stopAccepting()``, but keeps the connections
+    /// already accepted (queued, or still being set up): ``read()`` hands them out, then
+    /// returns nil. A graceful shutdown, in which no connection the process has accepted is
+    /// dropped. Callable from any thread, without waiting.
+    ///
+    /// NIO closes a connection whose setup completes after its listening channel has closed,
+    /// so accepting stops first, and the socket closes once the connections being set up are
+    /// through (1 ms after the last, for NIO's hop back to the listening channel's event loop;
+    /// at most ``quiesceLimit``). Connections arriving meanwhile wait in the kernel's queue:
+    /// Linux resets them at the close unless `net.ipv4.tcp_migrate_req=1` moves them to
+    /// another socket listening on the port with SO_REUSEPORT.
+    package func stopAcceptingGracefully() {
+        let (accepted, channel) = (self.accepted, self.channel)
+        channel.closeFuture.whenComplete { _ in accepted.listenerClosed() }
+        let deadline = NIODeadline.now() + TimeAmount(ServerStream.quiesceLimit)
+        @Sendable func closeOnceSetUp() {
+            let busy = accepted.state.withLock { !$0.settingUp.isEmpty }
+            let last = !busy || NIODeadline.now() >= deadline
+            channel.eventLoop.scheduleTask(in: .milliseconds(1)) {
+                last ? channel.close(promise: nil) : closeOnceSetUp()
+            }
+        }
+        _ = accepted.quiesce()
+        channel.eventLoop.execute { closeOnceSetUp() }
+    }
+
+    /// The longest a graceful shutdown waits for connections being set up before it closes
+    /// the listening socket.
+    static let quiesceLimit: Duration = .milliseconds(200)
+
     public struct AsyncIterator: AsyncIteratorProtocol {
         let server: ServerStream
         public mutating func next() async -> ClientStream? { await server.read() }

@@ -38,7 +38,17 @@ extension ClientStream {
     /// then reads return end of stream, and a read waiting for the network returns at once.
     /// A server's graceful shutdown does this to every connection, so that a handler looping
     /// on ``readLine(separator:includeSeparator:maxLength:)`` ends by itself.
+    ///
+    /// A connection that has received nothing yet (accepted just before, its first line
+    /// still in flight: a client of a process being restarted) is not taken for idle: its
+    /// input ends after its first bytes, or after ``firstBytesWait`` without any.
     package func stopReading() {
-        shared.stopReading()
+        guard shared.stopReading(waitingForFirstBytes: true) else { return }
+        let shared = self.shared
+        channel.eventLoop.scheduleTask(in: TimeAmount(ClientStream.firstBytesWait)) { shared.stopReading() }
     }
+
+    /// How long a graceful shutdown waits for the first bytes of a connection that has
+    /// received none, before it ends its input.
+    package static let firstBytesWait: Duration = .milliseconds(250)
 }

@@ -13,7 +13,7 @@ import NIOPosix
 // ports (portecho's metrics endpoint): the same address forms, lookup, dual stack and errors.
 
 extension ServerBootstrap {
-    /// Binds this bootstrap where ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:proxyProtocol:)``
+    /// Binds this bootstrap where ``tcpServerStream(_:port:backlog:reuseAddress:reusePort:transcoder:maxLineLength:logger:proxyProtocol:)``
     /// would bind `address`: a name looked up off the caller's executor, IPv4 first; `*` as
     /// the dual-stack IPv6 wildcard where IPv6 exists, else 0.0.0.0.
     /// - Parameter address: where to listen.

@@ -13,7 +13,7 @@ import Synchronization
 
 /// A step-wise server: create, set options, bind, listen, accept — Falcon's `TCPServer`
 /// (seed 000) and Lua SocketLib's `socket.tcp()` server (seed 001), on the same
-/// ``ServerStream`` and ``ClientStream`` types as ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:proxyProtocol:)``.
+/// ``ServerStream`` and ``ClientStream`` types as ``tcpServerStream(_:port:backlog:reuseAddress:reusePort:transcoder:maxLineLength:logger:proxyProtocol:)``.
 ///
 /// ```swift
 /// let server = TCPServer()                       // socket.tcp()
@@ -33,12 +33,16 @@ public final class TCPServer: Sendable {
     public enum Option: String, Sendable, Hashable, CaseIterable {
         /// SO_REUSEADDR (Lua's `"reuseaddr"`); on by default.
         case reuseAddress = "reuseaddr"
+        /// SO_REUSEPORT (Lua's `"reuseport"`); off by default. Every socket listening on the
+        /// port, in this process or another, must set it.
+        case reusePort = "reuseport"
         /// IPV6_V6ONLY for an IPv6 wildcard (off by default: dual stack).
         case ipv6Only = "ipv6only"
     }
 
     private struct State {
         var reuseAddress = true
+        var reusePort = false
         var ipv6Only = false
         var fd: Int32 = -1
         /// The address bound to (the port as asked: 0 until `listen` or ``localPort``).
@@ -108,12 +112,13 @@ public final class TCPServer: Sendable {
             }
             switch option {
             case .reuseAddress: s.reuseAddress = value
+            case .reusePort: s.reusePort = value
             case .ipv6Only: s.ipv6Only = value
             }
         }
     }
 
-    /// Sets an option by Lua's name (`"reuseaddr"`).
+    /// Sets an option by Lua's name (`"reuseaddr"`, `"reuseport"`, `"ipv6only"`).
     /// - Parameters:
     ///   - name: the option's name.
     ///   - value: on or off.
@@ -132,7 +137,7 @@ public final class TCPServer: Sendable {
     ///
     /// Synchronous, as in the seeds: a host name or service name is looked up on the calling
     /// thread (`getaddrinfo`, `getservbyname`), which blocks it; from async code on an event
-    /// loop, prefer numeric addresses or ``tcpServerStream(_:port:backlog:reuseAddress:transcoder:maxLineLength:logger:proxyProtocol:)``.
+    /// loop, prefer numeric addresses or ``tcpServerStream(_:port:backlog:reuseAddress:reusePort:transcoder:maxLineLength:logger:proxyProtocol:)``.
     /// - Parameter addressOrService: a service name, a port number or `HOST:PORT`.
     /// - Throws: ``StreamPortError`` (`.invalidAddress`, `.hostNotFound`, `.addressInUse`, …).
     public func bind(_ addressOrService: String) throws {
@@ -172,7 +177,8 @@ public final class TCPServer: Sendable {
             guard !s.disposed else { throw StreamPortError(.closed, "bind on a disposed server") }
             if let bound = s.bound { throw StreamPortError(.operation, "already bound to \(bound.streamDescription)") }
             do throws(StreamPortError) {
-                s.fd = try TCPServer.boundSocket(target, reuseAddress: s.reuseAddress, ipv6Only: s.ipv6Only)
+                s.fd = try TCPServer.boundSocket(
+                    target, reuseAddress: s.reuseAddress, reusePort: s.reusePort, ipv6Only: s.ipv6Only)
                 s.bound = target
             } catch {
                 s.lastError = error.errno ?? s.lastError
@@ -183,12 +189,13 @@ public final class TCPServer: Sendable {
 
     /// A socket bound to `target` with the options set, or closed again on failure.
     private static func boundSocket(
-        _ target: SocketAddress, reuseAddress: Bool, ipv6Only: Bool
+        _ target: SocketAddress, reuseAddress: Bool, reusePort: Bool, ipv6Only: Bool
     ) throws(StreamPortError) -> Int32 {
         let what = target.streamDescription
         let fd = try Syscalls.streamSocket(family: Int32(target.protocol.rawValue), what: what)
         do {
             try Syscalls.setOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: reuseAddress ? 1 : 0, what: what)
+            if reusePort { try Syscalls.setOption(fd, level: SOL_SOCKET, name: SO_REUSEPORT, value: 1, what: what) }
             if target.protocol == .inet6 {
                 try Syscalls.setOption(
                     fd, level: Int32(IPPROTO_IPV6), name: IPV6_V6ONLY, value: ipv6Only ? 1 : 0, what: what)
@@ -230,17 +237,10 @@ public final class TCPServer: Sendable {
             s.fd = -1  // NIO owns it from here
             return fd
         }
-        let queue = AcceptQueue(limit: backlog)
-        let metrics = ServerMetrics.Slot()
-        let bootstrap = makeServerBootstrap(
-            queue: queue, backlog: backlog, reuseAddress: true, transcoder: transcoder,
-            maxLineLength: maxLineLength, metrics: metrics, logger: logger, security: security)
         do {
-            let channel = try await bootstrap.withBoundSocket(fd).get()
-            metrics.open(server: channel.localAddress?.streamDescription ?? "")
-            let server = ServerStream(
-                channel: channel, accepted: queue, transcoder: transcoder,
-                requestedAddress: StreamAddress(host: .anyInterface, port: 0), logger: logger, security: security)
+            let server = try await adopt(
+                listeningSocket: fd, backlog: backlog, transcoder: transcoder, maxLineLength: maxLineLength,
+                logger: logger, security: security, requestedAddress: StreamAddress(host: .anyInterface, port: 0))
             state.withLock { $0.server = server }
         } catch {
             try? Syscalls.close(fd, what: "listen")  // NIO did not take it

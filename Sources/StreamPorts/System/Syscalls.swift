@@ -14,6 +14,8 @@ import NIOCore
 
 private let sysSocket: @convention(c) (CInt, CInt, CInt) -> CInt = socket
 private let sysSetsockopt: @convention(c) (CInt, CInt, CInt, UnsafeRawPointer?, socklen_t) -> CInt = setsockopt
+private let sysGetsockopt:
+    @convention(c) (CInt, CInt, CInt, UnsafeMutableRawPointer?, UnsafeMutablePointer<socklen_t>?) -> CInt = getsockopt
 private let sysBind: @convention(c) (CInt, UnsafePointer<sockaddr>?, socklen_t) -> CInt = bind
 private let sysListen: @convention(c) (CInt, CInt) -> CInt = listen
 private let sysGetsockname:
@@ -39,6 +41,22 @@ package enum Syscalls {
         var value = value
         let result = sysSetsockopt(fd, level, name, &value, socklen_t(MemoryLayout<CInt>.size))
         guard result == 0 else { throw .fromErrno(errno, what) }
+    }
+
+    /// `getsockopt(2)` of an integer option.
+    /// - Throws: ``StreamPortError`` from the errno (`EBADF`: not open, `ENOTSOCK`: not a socket).
+    static func option(_ fd: CInt, level: CInt, name: CInt, what: String) throws(StreamPortError) -> CInt {
+        var value: CInt = 0
+        var length = socklen_t(MemoryLayout<CInt>.size)
+        guard sysGetsockopt(fd, level, name, &value, &length) == 0 else { throw .fromErrno(errno, what) }
+        return value
+    }
+
+    /// Sets `FD_CLOEXEC` on `fd` (`fcntl(2)`), as `sd_listen_fds(3)` does to inherited sockets.
+    /// - Throws: ``StreamPortError`` from the errno.
+    package static func setCloseOnExec(_ fd: CInt, what: String) throws(StreamPortError) {
+        let flags = fcntl(fd, F_GETFD)
+        guard flags >= 0, fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == 0 else { throw .fromErrno(errno, what) }
     }
 
     /// `bind(2)` to `address`.
