@@ -210,7 +210,7 @@ func expectServed(_ server: ServerStream, sourceLocation: SourceLocation = #_sou
 }
 
 @Suite("TLS failure log") struct TLSFailureLogTests {
-    @Test("a burst of bad clients is counted in full but logged only 5 times per 10 s")
+    @Test("a burst of 20 bad clients is counted in full but logged only 5 times per 10 s")
     func rateLimited() async throws {
         let log = CapturedLog()
         try await withTLSServer(logger: log.logger) { server in
@@ -224,7 +224,8 @@ func expectServed(_ server: ServerStream, sourceLocation: SourceLocation = #_sou
             for _ in 0..<200 where server.tlsHandshakeFailures < 20 { try await Task.sleep(for: .milliseconds(10)) }
             #expect(server.tlsHandshakeFailures == 20)
             let logged = log.lines.withLock { $0.filter { $0.contains("TLS handshake with") } }
-            #expect(logged.count == 5, "\(logged)")
+            // 5 in the first 10 s window; on a loaded machine the burst may reach a second one.
+            #expect(logged.count >= 5 && logged.count <= 10, "\(logged)")
             #expect(
                 logged.allSatisfy { $0.contains("plaintext HTTP request") || $0.contains("does not speak TLS") },
                 "\(logged)")

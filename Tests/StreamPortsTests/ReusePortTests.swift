@@ -28,7 +28,7 @@ func echo(_ line: String, port: Int) async throws -> String {
     let client = try TestClient("127.0.0.1", port)
     defer { client.close() }
     try await client.send(line + "\n")
-    return String(decoding: try await client.read(line.utf8.count + 1), as: UTF8.self)
+    return String(decoding: try await client.read(line.utf8.count + 1, timeout: 30), as: UTF8.self)
 }
 
 @Suite("SO_REUSEPORT and adopted listening sockets", .timeLimit(.minutes(1)))
