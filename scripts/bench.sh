@@ -14,8 +14,9 @@
 # to 2 backends of the server: two portecho --proxy-protocol --proxy-trusted 127.0.0.1/32,
 # sent send-proxy-v2 headers; two NIOLineEcho, sent no header (it cannot read one). Only portecho
 # and nio run it (the C echo and NIOSSL skip it); it is in the default SCENARIOS when haproxy is
-# installed. The configuration is written to .build/bench/haproxy-h.cfg; its peak RSS is the two
-# backends' sum (HAProxy's own is not counted).
+# installed. The configuration is written to .build/bench/haproxy-h-SERVER.cfg; its peak RSS is
+# the two backends' sum (HAProxy's own is not counted). H_PROXY=0 is the control: portecho
+# behind the same HAProxy without --proxy-protocol and without send-proxy-v2.
 #
 # TLS scenarios (ta: 1 connection pipelined, tb: 64 connections, te: new connections, each a full
 # handshake + one line) run portecho with --tls-cert against Benchmarks/NIOSSLLineEcho (SwiftNIO +
@@ -29,7 +30,7 @@
 #   PORTECHO_ADDRESS (127.0.0.1:0; h's backends always listen on 127.0.0.1:0), PORTECHO_ARGS (more
 #   portecho serve options), PORTECHO_BIN (the release build's), BENCH_BIN (the directory holding
 #   NIOLineEcho and NIOSSLLineEcho; default: the Benchmarks build's), LOADGEN (.build/loadgen),
-#   HAPROXY (haproxy on PATH), LOADGEN_TIMEOUT (60 s per run), START_TIMEOUT (30 s),
+#   HAPROXY (haproxy on PATH), H_PROXY (1; 0: h without the PROXY protocol), LOADGEN_TIMEOUT (60 s per run), START_TIMEOUT (30 s),
 #   BUILD_TIMEOUT (3600 s per swift build; it may wait on another SwiftPM's lock).
 # Builds: portecho from the root package (.build); NIOLineEcho, NIOSSLLineEcho (and TranscoderBench) from the
 # Benchmarks package, in its own scratch path .build-bench, so the root package builds no
@@ -45,6 +46,7 @@ ROUNDS="${ROUNDS:-3}"
 HAPROXY="${HAPROXY:-$(command -v haproxy || true)}"
 if [[ -n "$HAPROXY" ]]; then DEFAULT_SCENARIOS="a b c d e s h ta tb te"; else DEFAULT_SCENARIOS="a b c d e s ta tb te"; fi
 SCENARIOS="${SCENARIOS:-$DEFAULT_SCENARIOS}"
+H_PROXY="${H_PROXY:-1}"
 SERVERS="${SERVERS:-portecho nio c niossl}"
 TOOLS="${TOOLS:-$ROOT/../shared/tools}"
 PORTECHO_ADDRESS="${PORTECHO_ADDRESS:-127.0.0.1:0}"
@@ -58,6 +60,7 @@ SJIS="$TOOLS/data/sample-sjis.txt"
 die() { echo "bench: $*" >&2; exit 1; }
 
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
+[[ "$H_PROXY" =~ ^[01]$ ]] || die "H_PROXY must be 0 or 1"
 for s in $SCENARIOS; do [[ "$s" =~ ^([abcdesh]|ta|tb|te)$ ]] || die "unknown scenario '$s' (a b c d e s h ta tb te)"; done
 for v in $SERVERS; do [[ "$v" =~ ^(portecho|nio|c|niossl)$ ]] || die "unknown server '$v' (portecho nio c niossl)"; done
 TLSDIR="$ROOT/.build/bench/tls"
@@ -179,10 +182,12 @@ server_cmd() { # server scenario -> command words on stdout, one per line
     portecho)
         # --log-level notice: no access-log line per connection (the references log nothing);
         # PORTECHO_ARGS adds options (e.g. "--metrics 127.0.0.1:0" to measure the metrics' cost).
-        # h: a backend behind HAProxy on loopback, sent send-proxy-v2 headers.
-        if [[ "$2" == h ]]; then
+        # h: a backend behind HAProxy on loopback, sent send-proxy-v2 headers (not with H_PROXY=0).
+        if [[ "$2" == h && "$H_PROXY" == 1 ]]; then
             printf '%s\n' "$PORTECHO_BIN" serve 127.0.0.1:0 --eol lf --log-level notice \
                 --proxy-protocol --proxy-trusted 127.0.0.1/32 ${PORTECHO_ARGS:-}
+        elif [[ "$2" == h ]]; then
+            printf '%s\n' "$PORTECHO_BIN" serve 127.0.0.1:0 --eol lf --log-level notice ${PORTECHO_ARGS:-}
         else
             printf '%s\n' "$PORTECHO_BIN" serve "$PORTECHO_ADDRESS" --eol lf --log-level notice ${PORTECHO_ARGS:-}
         fi
@@ -229,7 +234,7 @@ start_haproxy_stack() {
     p2=$PORT
     start_server "$server" h || return 1
     p1=$PORT
-    [[ "$server" == portecho ]] && send=" send-proxy-v2"
+    [[ "$server" == portecho && "$H_PROXY" == 1 ]] && send=" send-proxy-v2"
     PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     cat >"$cfg" <<EOF
 # scripts/bench.sh scenario h, server $server: written for each run
@@ -341,9 +346,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 # ---- the table -------------------------------------------------------------------------------
-python3 - "$RESULTS" "$ROUNDS" "$SCENARIOS" "$SERVERS" <<'PY'
+python3 - "$RESULTS" "$ROUNDS" "$SCENARIOS" "$SERVERS" "$H_PROXY" <<'PY'
 import json, statistics, sys
 path, rounds, scenarios, servers = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split()
+h_proxy = sys.argv[5] == "1"
 rows = [json.loads(l) for l in open(path) if l.strip()]
 names = {"portecho": "portecho", "nio": "NIO", "c": "C epoll", "niossl": "NIO+NIOSSL"}
 unit = {"e": "conns/s", "te": "conns/s"}
@@ -389,8 +395,10 @@ if plain:
     for s in plain:
         print(f"| {s} | {ratio(s, 'portecho', 'nio')} | {ratio(s, 'portecho', 'c')} | {ratio(s, 'nio', 'c')} |")
     if "h" in plain:
-        print("\nh: b's workload through HAProxy (leastconn) to 2 backends; portecho's read send-proxy-v2"
-              "\nheaders, NIO's get none; its peak RSS is the two backends' sum.")
+        print("\nh: b's workload through HAProxy (leastconn) to 2 backends; "
+              + ("portecho's read send-proxy-v2\nheaders, NIO's get none"
+                 if h_proxy else "H_PROXY=0: no PROXY protocol\n(control)")
+              + "; its peak RSS is the two backends' sum.")
 if tls:
     print("\n### TLS: ratios of median lines/s (te: handshakes + one line per second)\n")
     print("| scen | portecho/NIO+NIOSSL |")
