@@ -4,10 +4,19 @@
 # shared load generator. Rounds x scenarios x servers, interleaved (the server order rotates every
 # round); prints medians per scenario and server plus the portecho/NIO and portecho/C ratios.
 #
-#   scripts/bench.sh                          # all servers, scenarios a b c d e s ta tb te, 3 rounds
+#   scripts/bench.sh                          # all servers, scenarios a b c d e s (h) ta tb te, 3 rounds
 #   ROUNDS=5 SCENARIOS="a s" scripts/bench.sh
 #   SERVERS="nio c" ROUNDS=1 scripts/bench.sh # references only (no portecho build)
 #   SCENARIOS="ta tb te" SERVERS="portecho niossl" scripts/bench.sh   # TLS only
+#   SCENARIOS="b h" SERVERS="portecho nio" scripts/bench.sh           # the PROXY protocol's cost
+#
+# Scenario h is b's workload through HAProxy (TCP mode, balance leastconn, frontend on 127.0.0.1)
+# to 2 backends of the server: two portecho --proxy-protocol --proxy-trusted 127.0.0.1/32,
+# sent send-proxy-v2 headers; two NIOLineEcho, sent no header (it cannot read one). Only portecho
+# and nio run it (the C echo and NIOSSL skip it); it is in the default SCENARIOS when haproxy is
+# installed. The configuration is written to .build/bench/haproxy-h-SERVER.cfg; its peak RSS is
+# the two backends' sum (HAProxy's own is not counted). H_PROXY=0 is the control: portecho
+# behind the same HAProxy without --proxy-protocol and without send-proxy-v2.
 #
 # TLS scenarios (ta: 1 connection pipelined, tb: 64 connections, te: new connections, each a full
 # handshake + one line) run portecho with --tls-cert against Benchmarks/NIOSSLLineEcho (SwiftNIO +
@@ -15,9 +24,13 @@
 # skips the plaintext ones. A throwaway CA and server certificate (IP SAN 127.0.0.1) are made
 # with the openssl tool in .build/bench/tls; the load generator verifies them (it links OpenSSL).
 #
-# Environment: ROUNDS (3), SCENARIOS ("a b c d e s ta tb te"), SERVERS ("portecho nio c niossl"),
+# Environment: ROUNDS (3), SCENARIOS ("a b c d e s h ta tb te"; no h without haproxy),
+#   SERVERS ("portecho nio c niossl"),
 #   TOOLS (../shared/tools: loadgen source and data), SKIP_BUILD=1 (reuse built binaries),
-#   PORTECHO_ADDRESS (127.0.0.1:0), PORTECHO_ARGS (more portecho serve options), PORTECHO_BIN (the release build's), LOADGEN_TIMEOUT (60 s per run), START_TIMEOUT (30 s),
+#   PORTECHO_ADDRESS (127.0.0.1:0; h's backends always listen on 127.0.0.1:0), PORTECHO_ARGS (more
+#   portecho serve options), PORTECHO_BIN (the release build's), BENCH_BIN (the directory holding
+#   NIOLineEcho and NIOSSLLineEcho; default: the Benchmarks build's), LOADGEN (.build/loadgen),
+#   HAPROXY (haproxy on PATH), H_PROXY (1; 0: h without the PROXY protocol), LOADGEN_TIMEOUT (60 s per run), START_TIMEOUT (30 s),
 #   BUILD_TIMEOUT (3600 s per swift build; it may wait on another SwiftPM's lock).
 # Builds: portecho from the root package (.build); NIOLineEcho, NIOSSLLineEcho (and TranscoderBench) from the
 # Benchmarks package, in its own scratch path .build-bench, so the root package builds no
@@ -30,7 +43,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 ROUNDS="${ROUNDS:-3}"
-SCENARIOS="${SCENARIOS:-a b c d e s ta tb te}"
+HAPROXY="${HAPROXY:-$(command -v haproxy || true)}"
+if [[ -n "$HAPROXY" ]]; then DEFAULT_SCENARIOS="a b c d e s h ta tb te"; else DEFAULT_SCENARIOS="a b c d e s ta tb te"; fi
+SCENARIOS="${SCENARIOS:-$DEFAULT_SCENARIOS}"
+H_PROXY="${H_PROXY:-1}"
 SERVERS="${SERVERS:-portecho nio c niossl}"
 TOOLS="${TOOLS:-$ROOT/../shared/tools}"
 PORTECHO_ADDRESS="${PORTECHO_ADDRESS:-127.0.0.1:0}"
@@ -44,17 +60,22 @@ SJIS="$TOOLS/data/sample-sjis.txt"
 die() { echo "bench: $*" >&2; exit 1; }
 
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
-for s in $SCENARIOS; do [[ "$s" =~ ^([abcdes]|ta|tb|te)$ ]] || die "unknown scenario '$s' (a b c d e s ta tb te)"; done
+[[ "$H_PROXY" =~ ^[01]$ ]] || die "H_PROXY must be 0 or 1"
+for s in $SCENARIOS; do [[ "$s" =~ ^([abcdesh]|ta|tb|te)$ ]] || die "unknown scenario '$s' (a b c d e s h ta tb te)"; done
 for v in $SERVERS; do [[ "$v" =~ ^(portecho|nio|c|niossl)$ ]] || die "unknown server '$v' (portecho nio c niossl)"; done
 TLSDIR="$ROOT/.build/bench/tls"
 [[ -f "$TOOLS/loadgen/loadgen.c" ]] || die "no load generator at $TOOLS/loadgen/loadgen.c (set TOOLS)"
 command -v python3 >/dev/null || die "python3 is required"
+if [[ " $SCENARIOS " == *" h "* ]]; then
+    [[ -n "$HAPROXY" && -x "$HAPROXY" ]] || die "scenario h needs haproxy (apt-get install haproxy, or set HAPROXY)"
+    command -v ss >/dev/null || die "scenario h needs ss (iproute2) to see HAProxy listening"
+fi
 
 # Scenario flags, as in $TOOLS/README.md (lines of 64 B unless said).
 scenario_flags() {
     case "$1" in
     a) echo "--conns 1 --lines 200000 --pipeline 64 --warmup 1 --verify" ;;
-    b) echo "--conns 64 --lines 20000 --pipeline 16 --warmup 1 --verify" ;;
+    b | h) echo "--conns 64 --lines 20000 --pipeline 16 --warmup 1 --verify" ;;
     c) echo "--conns 1000 --lines 200 --pipeline 1 --warmup 1 --verify" ;;
     d) echo "--conns 1 --lines 5000 --size 16384 --pipeline 8 --warmup 1 --verify" ;;
     e) echo "--connect-only --conns 5000 --concurrency 16 --verify" ;;
@@ -66,25 +87,38 @@ scenario_flags() {
 }
 
 is_tls() { [[ "$1" == t? ]]; }
-# Whether SERVER runs SCENARIO: portecho runs all; the plaintext references skip TLS, NIOSSL the rest.
+# Whether SERVER runs SCENARIO: portecho runs all; the plaintext references skip TLS, NIOSSL the
+# rest; h (through HAProxy) only portecho and nio.
 applies() {
     case "$1" in
     portecho) return 0 ;;
     niossl) is_tls "$2" ;;
-    *) ! is_tls "$2" ;;
+    nio) ! is_tls "$2" ;;
+    *) ! is_tls "$2" && [[ "$2" != h ]] ;;
     esac
 }
 
 # ---- cleanup: never leave a server behind ---------------------------------------------------
+# SERVER_PID: the server (h: the first backend); EXTRA_PIDS: h's second backend and HAProxy.
 SERVER_PID=""
+EXTRA_PIDS=()
 cleanup() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
+    local pid live=()
+    for pid in "${EXTRA_PIDS[@]}" $SERVER_PID; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            live+=("$pid")
+        fi
+    done
+    if ((${#live[@]})); then
         sleep 0.5
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
+        for pid in "${live[@]}"; do
+            kill -KILL "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        done
     fi
     SERVER_PID=""
+    EXTRA_PIDS=()
 }
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT
@@ -113,11 +147,11 @@ BIN=""
 if want portecho && [[ -z "${PORTECHO_BIN:-}" ]]; then
     BIN="$(timeout "$BUILD_TIMEOUT" swift build -c release --show-bin-path)"
 fi
-BENCH_BIN=""
-if want nio || want niossl; then
+BENCH_BIN="${BENCH_BIN:-}"
+if [[ -z "$BENCH_BIN" ]] && { want nio || want niossl; }; then
     BENCH_BIN="$(timeout "$BUILD_TIMEOUT" "${BENCH_BUILD[@]}" --show-bin-path)"
 fi
-LOADGEN="$ROOT/.build/loadgen"
+LOADGEN="${LOADGEN:-$ROOT/.build/loadgen}"
 [[ -x "$LOADGEN" ]] || die "missing $LOADGEN"
 PORTECHO_BIN="${PORTECHO_BIN:-$BIN/portecho}"
 if want portecho; then [[ -x "$PORTECHO_BIN" ]] || die "missing $PORTECHO_BIN"; fi
@@ -148,7 +182,15 @@ server_cmd() { # server scenario -> command words on stdout, one per line
     portecho)
         # --log-level notice: no access-log line per connection (the references log nothing);
         # PORTECHO_ARGS adds options (e.g. "--metrics 127.0.0.1:0" to measure the metrics' cost).
-        printf '%s\n' "$PORTECHO_BIN" serve "$PORTECHO_ADDRESS" --eol lf --log-level notice ${PORTECHO_ARGS:-}
+        # h: a backend behind HAProxy on loopback, sent send-proxy-v2 headers (not with H_PROXY=0).
+        if [[ "$2" == h && "$H_PROXY" == 1 ]]; then
+            printf '%s\n' "$PORTECHO_BIN" serve 127.0.0.1:0 --eol lf --log-level notice \
+                --proxy-protocol --proxy-trusted 127.0.0.1/32 ${PORTECHO_ARGS:-}
+        elif [[ "$2" == h ]]; then
+            printf '%s\n' "$PORTECHO_BIN" serve 127.0.0.1:0 --eol lf --log-level notice ${PORTECHO_ARGS:-}
+        else
+            printf '%s\n' "$PORTECHO_BIN" serve "$PORTECHO_ADDRESS" --eol lf --log-level notice ${PORTECHO_ARGS:-}
+        fi
         if [[ "$2" == s ]]; then printf '%s\n' --encoding Shift_JIS; fi
         if is_tls "$2"; then printf '%s\n' --tls-cert "$TLSDIR/server.pem" --tls-key "$TLSDIR/server.key"; fi ;;
     nio) printf '%s\n' "$BENCH_BIN/NIOLineEcho" --host 127.0.0.1 --port 0 ;;
@@ -157,12 +199,12 @@ server_cmd() { # server scenario -> command words on stdout, one per line
     esac
 }
 
-# Starts the server; sets SERVER_PID and PORT.
+# Starts the server; sets SERVER_PID and PORT. TAG (optional) names a second instance's stdout file.
 start_server() {
-    local server=$1 scenario=$2 out="$OUT/$1.out" log="$OUT/$1.log" cmd line
+    local server=$1 scenario=$2 tag=${3:-} out="$OUT/$1${3:-}.out" log="$OUT/$1.log" cmd line
     mapfile -t cmd < <(server_cmd "$server" "$scenario")
     : >"$out"
-    echo "== round $round scenario $scenario: ${cmd[*]}" >>"$log"
+    echo "== round $round scenario $scenario${tag:+ ($tag)}: ${cmd[*]}" >>"$log"
     "${cmd[@]}" >"$out" 2>>"$log" </dev/null &
     SERVER_PID=$!
     local deadline=$((SECONDS + START_TIMEOUT))
@@ -182,20 +224,83 @@ start_server() {
     return 1
 }
 
-stop_server() {
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    local i
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$SERVER_PID" 2>/dev/null || break
+# Scenario h: two backends of SERVER (the second's PID in EXTRA_PIDS, the first's in SERVER_PID)
+# behind HAProxy (TCP mode, leastconn; send-proxy-v2 to portecho, no header to nio) on a free
+# loopback port; sets PORT to HAProxy's frontend port and adds HAProxy's PID to EXTRA_PIDS.
+start_haproxy_stack() {
+    local server=$1 p1 p2 send="" cfg="$OUT/haproxy-h-$1.cfg" log="$OUT/haproxy.log"
+    start_server "$server" h .b2 || return 1
+    EXTRA_PIDS+=("$SERVER_PID")
+    p2=$PORT
+    start_server "$server" h || return 1
+    p1=$PORT
+    [[ "$server" == portecho && "$H_PROXY" == 1 ]] && send=" send-proxy-v2"
+    PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    cat >"$cfg" <<EOF
+# scripts/bench.sh scenario h, server $server: written for each run
+global
+    maxconn 4096
+
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+
+frontend echo
+    bind 127.0.0.1:$PORT
+    maxconn 2000
+    default_backend echo
+
+backend echo
+    balance leastconn
+    server b0 127.0.0.1:$p1$send
+    server b1 127.0.0.1:$p2$send
+EOF
+    echo "== round $round scenario h server $server: $HAPROXY -db -f $cfg" >>"$log"
+    "$HAPROXY" -db -f "$cfg" >>"$log" 2>&1 </dev/null &
+    local pid=$! deadline=$((SECONDS + START_TIMEOUT))
+    EXTRA_PIDS+=("$pid")
+    while ((SECONDS < deadline)); do
+        kill -0 "$pid" 2>/dev/null || break
+        if [[ -n "$(ss -Hltn "sport = :$PORT" 2>/dev/null)" ]]; then return 0; fi
         sleep 0.05
     done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
+    echo "bench: haproxy did not listen on 127.0.0.1:$PORT (see $log)" >&2
+    cleanup
+    return 1
 }
 
-peak_rss_kib() { # VmHWM of the server process, in KiB
-    awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0
+# Starts what the loadgen talks to: the server, or for h two backends behind HAProxy; sets PORT.
+start_stack() {
+    if [[ "$2" == h ]]; then start_haproxy_stack "$1"; else start_server "$1" "$2"; fi
+}
+
+# Stops the server and, for h, HAProxy and the second backend: SIGTERM, up to 5 s, SIGKILL.
+stop_server() {
+    local pid i all=("${EXTRA_PIDS[@]}" $SERVER_PID)
+    for pid in "${all[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${all[@]}"; do
+        for ((i = 0; i < 100; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    SERVER_PID=""
+    EXTRA_PIDS=()
+}
+
+peak_rss_kib() { # VmHWM of the server process (h: the sum of both backends'), in KiB
+    local pid kib sum=0
+    local pids=("$SERVER_PID")
+    [[ "$1" == h ]] && pids+=("${EXTRA_PIDS[0]}")
+    for pid in "${pids[@]}"; do
+        kib="$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)"
+        sum=$((sum + ${kib:-0}))
+    done
+    echo "$sum"
 }
 
 record() { # round scenario server rss rc json  -> one line in results.jsonl
@@ -225,7 +330,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         for ((k = 0; k < nserv; k++)); do
             server=${server_list[$(((k + round - 1) % nserv))]} # rotate the order each round
             applies "$server" "$scenario" || continue
-            if ! start_server "$server" "$scenario"; then
+            if ! start_stack "$server" "$scenario"; then
                 record "$round" "$scenario" "$server" 0 99 ""
                 continue
             fi
@@ -233,7 +338,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
             json="$(timeout -k 5 $((LOADGEN_TIMEOUT + 15)) "$LOADGEN" --host 127.0.0.1 --port "$PORT" \
                 --timeout "$LOADGEN_TIMEOUT" "${flags[@]}" 2>>"$OUT/loadgen.log" |
                 grep '^{' | tail -n 1)" || rc=$?
-            rss="$(peak_rss_kib)"
+            rss="$(peak_rss_kib "$scenario")"
             stop_server
             record "$round" "$scenario" "$server" "$rss" "$rc" "$json"
         done
@@ -241,9 +346,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 # ---- the table -------------------------------------------------------------------------------
-python3 - "$RESULTS" "$ROUNDS" "$SCENARIOS" "$SERVERS" <<'PY'
+python3 - "$RESULTS" "$ROUNDS" "$SCENARIOS" "$SERVERS" "$H_PROXY" <<'PY'
 import json, statistics, sys
 path, rounds, scenarios, servers = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split()
+h_proxy = sys.argv[5] == "1"
 rows = [json.loads(l) for l in open(path) if l.strip()]
 names = {"portecho": "portecho", "nio": "NIO", "c": "C epoll", "niossl": "NIO+NIOSSL"}
 unit = {"e": "conns/s", "te": "conns/s"}
@@ -288,6 +394,11 @@ if plain:
     print("|---|---:|---:|---:|")
     for s in plain:
         print(f"| {s} | {ratio(s, 'portecho', 'nio')} | {ratio(s, 'portecho', 'c')} | {ratio(s, 'nio', 'c')} |")
+    if "h" in plain:
+        print("\nh: b's workload through HAProxy (leastconn) to 2 backends; "
+              + ("portecho's read send-proxy-v2\nheaders, NIO's get none"
+                 if h_proxy else "H_PROXY=0: no PROXY protocol\n(control)")
+              + "; its peak RSS is the two backends' sum.")
 if tls:
     print("\n### TLS: ratios of median lines/s (te: handshakes + one line per second)\n")
     print("| scen | portecho/NIO+NIOSSL |")
