@@ -138,7 +138,7 @@ private func listenTLS(
 
 /// Serves a TCP socket that is already bound and listening (socket activation), every
 /// connection speaking TLS; as the plaintext
-/// `tcpServerStream(listeningSocket:backlog:transcoder:maxLineLength:logger:)`.
+/// `tcpServerStream(listeningSocket:backlog:transcoder:maxLineLength:logger:proxyProtocol:)`.
 /// - Parameters:
 ///   - listeningSocket: the descriptor: an IPv4 or IPv6 stream socket that is listening.
 ///   - tls: a server context.
