@@ -56,8 +56,10 @@ import Testing
     }
 
     @Test func tellsTheClientWhenTheUpstreamIsDown() async throws {
-        // A port that was free a moment ago: nothing listens there now.
-        let closedPort = try RawListener().port
+        // A port held by a socket that does not listen: connections to it are refused, and no
+        // other socket (the gateway's own listener among them) can be given it meanwhile.
+        let holder = try RawListener(listening: false)
+        let closedPort = holder.port
         let (gateway, port) = try await gateway(upstreamPort: closedPort)
         defer { gateway.stop() }
 
@@ -66,6 +68,7 @@ import Testing
         #expect(
             reply.hasPrefix("gateway: upstream unavailable: connection to 127.0.0.1:\(closedPort) refused"), "\(reply)")
         #expect(reply.hasSuffix("\r\n"))
+        _ = holder
     }
 
     @Test func chainedToTheEchoServer() async throws {
