@@ -59,6 +59,7 @@ let package = Package(
             dependencies: [
                 "FuzzSupport",
                 .product(name: "StreamPorts", package: root),
+                .product(name: "StreamPortsTestSupport", package: root),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
