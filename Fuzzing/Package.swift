@@ -80,6 +80,7 @@ let package = Package(
             dependencies: [
                 "FuzzSupport",
                 .product(name: "StreamPorts", package: root),
+                .product(name: "StreamPortsTestSupport", package: root),
                 .product(name: "StreamPortsTLS", package: root),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

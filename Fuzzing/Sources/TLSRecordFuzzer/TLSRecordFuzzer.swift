@@ -2,6 +2,7 @@ import FuzzSupport
 import NIOCore
 import NIOEmbedded
 import NIOSSL
+import StreamPortsTestSupport
 import Synchronization
 
 @testable import StreamPorts
