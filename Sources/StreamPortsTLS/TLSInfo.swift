@@ -73,53 +73,24 @@ public enum TLSInputEnding: String, Sendable, Hashable {
     case uncleanShutdown
 }
 
-/// Logs failed server-side handshakes without letting a port scanner flood the log: the first
-/// ``burst`` of each ``window`` are logged one by one, the rest summed up when the next
-/// failure comes after the window. Every failure is counted.
+/// Logs failed server-side handshakes without letting a port scanner flood the log: at most 5
+/// in each 10 s (``LogRateLimiter``: the rest are counted and reported with the next one
+/// logged). Every failure is counted.
 final class HandshakeFailureLog: Sendable {
-    static let burst = 5
-    static let window: Duration = .seconds(10)
-
-    private struct State {
-        var windowStart = ContinuousClock.now
-        var inWindow = 0
-        var suppressed = 0
-        var total = 0
-    }
-
     private let logger: Logger
-    private let state = Mutex(State())
+    private let limiter = LogRateLimiter(limit: 5, per: .seconds(10))
+    private let total = Atomic<Int>(0)
 
     init(logger: Logger) { self.logger = logger }
 
     /// Failed handshakes so far.
-    var count: Int { state.withLock { $0.total } }
+    var count: Int { total.load(ordering: .relaxed) }
 
     func record(_ error: any Error, peer: String) {
-        let now = ContinuousClock.now
-        let (log, summary) = state.withLock { s -> (Bool, Int) in
-            s.total += 1
-            var summary = 0
-            if now - s.windowStart >= HandshakeFailureLog.window {
-                summary = s.suppressed
-                s.windowStart = now
-                s.inWindow = 0
-                s.suppressed = 0
-            }
-            s.inWindow += 1
-            if s.inWindow > HandshakeFailureLog.burst {
-                s.suppressed += 1
-                return (false, summary)
-            }
-            return (true, summary)
-        }
-        if summary > 0 {
-            logger.warning(
-                "\(summary) more TLS handshake failure(s) were not logged in the last \(HandshakeFailureLog.window)")
-        }
-        if log {
-            let message = (error as? StreamPortError)?.message ?? "TLS handshake with \(peer) failed: \(error)"
-            logger.warning("\(message); connection closed")
-        }
+        total.add(1, ordering: .relaxed)
+        limiter.log(
+            logger, .warning,
+            "\((error as? StreamPortError)?.message ?? "TLS handshake with \(peer) failed: \(error)"); connection closed"
+        )
     }
 }

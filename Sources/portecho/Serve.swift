@@ -338,7 +338,7 @@ struct Serve: AsyncParsableCommand {
 
     /// Warnings a peer can trigger at will (bad bytes, over-long lines): at most 5 a second,
     /// the rest counted and summed up in the next one let through.
-    static let peerWarnings = LogRateLimiter(perSecond: 5)
+    static let peerWarnings = LogRateLimiter(limit: 5, per: .seconds(1))
 
     /// How long a connection closed for a bad line keeps reading (and dropping) what its peer
     /// still sends, so that a reset does not destroy the echoes before it.

@@ -1,8 +1,8 @@
 import Logging
 import Synchronization
 
-/// Lets through at most `perSecond` messages each second and counts the rest, which the next
-/// message let through reports as "N more suppressed". For warnings a peer can trigger at will
+/// Lets through at most `limit` messages in each `window` (5 a second by default) and counts
+/// the rest, which the next message let through reports as "N more suppressed". For warnings a peer can trigger at will
 /// (bad bytes, over-long lines, failed handshakes): a hostile peer must not flood the log.
 package final class LogRateLimiter: Sendable {
     private struct Window {
@@ -11,17 +11,22 @@ package final class LogRateLimiter: Sendable {
         var suppressed = 0
     }
 
-    /// The most messages let through each second.
-    package let perSecond: Int
+    /// The most messages let through in each window.
+    package let limit: Int
+    /// How long a window lasts.
+    package let windowLength: Duration
     private let window: Mutex<Window>
 
-    /// - Parameter perSecond: the most messages let through each second.
-    package init(perSecond: Int = 5) {
-        self.perSecond = perSecond
+    /// - Parameters:
+    ///   - limit: the most messages let through in each window.
+    ///   - window: how long a window lasts.
+    package init(limit: Int = 5, per window: Duration = .seconds(1)) {
+        self.limit = limit
+        self.windowLength = window
         self.window = Mutex(Window(start: .now))
     }
 
-    /// Logs `message` at `level` unless this second's quota is spent; then it is only counted.
+    /// Logs `message` at `level` unless this window's quota is spent; then it is only counted.
     /// - Parameters:
     ///   - logger: where to log.
     ///   - level: the level.
@@ -34,11 +39,11 @@ package final class LogRateLimiter: Sendable {
         guard logger.logLevel <= level else { return }
         let now = ContinuousClock.now
         let suppressed = window.withLock { w -> Int? in
-            if now - w.start >= .seconds(1) {
+            if now - w.start >= windowLength {
                 w.start = now
                 w.count = 0
             }
-            guard w.count < perSecond else {
+            guard w.count < limit else {
                 w.suppressed += 1
                 return nil
             }
