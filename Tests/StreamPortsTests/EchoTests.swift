@@ -1,3 +1,4 @@
+import StreamPortsTestSupport
 import Testing
 
 @testable import StreamPorts
@@ -97,6 +98,30 @@ struct EchoTests {
             try await client.closeWriter()
             #expect(try await client.readAllBytes() == [0x93, 0xFA, 0x96, 0x7B, 0x8C, 0xEA, 0x0D, 0x0A])
             try await client.close()
+        }
+    }
+
+    /// A greeting written and closed the moment `read()` hands the stream over reaches the
+    /// client: `read()` yields a stream only once its socket is registered and active. (It used
+    /// to yield it from the channel's initializer; a handler that wrote and closed before NIO
+    /// had registered the socket closed it with nothing sent.)
+    @Test func aGreetingWrittenAtOnceIsDelivered() async throws {
+        try await withServer { server in
+            let greeter = Task {
+                while let client = await server.read() {
+                    Task(executorPreference: client.executor) {
+                        try? client.showln("hello")
+                        try? await client.close()
+                    }
+                }
+            }
+            defer { greeter.cancel() }
+            var received: [String: Int] = [:]
+            for _ in 0..<300 {
+                let client = try TestClient("127.0.0.1", server.localPort)
+                received[String(decoding: try await client.readToEnd(), as: UTF8.self), default: 0] += 1
+            }
+            #expect(received == ["hello\n": 300])
         }
     }
 }

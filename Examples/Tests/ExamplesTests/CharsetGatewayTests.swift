@@ -66,7 +66,7 @@ import Testing
         let client = try RawSocket.connect(port: port)
         let reply = String(decoding: try await client.readToEnd(), as: UTF8.self)
         #expect(
-            reply.hasPrefix("gateway: upstream unavailable: connection to 127.0.0.1:\(closedPort) refused"), "\(reply)")
+            reply.hasPrefix("gateway: upstream unavailable: connection to 127.0.0.1:\(closedPort) refused"), "\(reply) stderr: \(gateway.standardError)")
         #expect(reply.hasSuffix("\r\n"))
         _ = holder
     }

@@ -233,7 +233,12 @@ func makeServerBootstrap(
                         if !queue.push(stream) { channel.close(promise: nil) }
                     }
                 }
-                guard let proxy else { return try admit() }
+                // Not before the channel is active: see AdmitWhenActive. (The PROXY header
+                // and the TLS handshake wait for it anyway.)
+                guard let proxy else {
+                    return try channel.pipeline.syncOperations.addHandler(
+                        AdmitWhenActive(admit: admit), position: .first)
+                }
                 let reader = ProxyHeaderHandler(gate: proxy, metrics: counters) { header in
                     shared.proxied.withLock { $0 = ProxiedConnection(header: header) }
                     try admit()
