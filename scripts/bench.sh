@@ -4,11 +4,18 @@
 # shared load generator. Rounds x scenarios x servers, interleaved (the server order rotates every
 # round); prints medians per scenario and server plus the portecho/NIO and portecho/C ratios.
 #
-#   scripts/bench.sh                          # all servers, scenarios a b c d e s (h) ta tb te, 3 rounds
+#   scripts/bench.sh                          # all servers, scenarios a b c d e s u (h) ta tb te, 3 rounds
+#   SCENARIOS="s s-eucjp s-gb18030 u" SERVERS="portecho nio c" scripts/bench.sh   # transcoding
 #   ROUNDS=5 SCENARIOS="a s" scripts/bench.sh
 #   SERVERS="nio c" ROUNDS=1 scripts/bench.sh # references only (no portecho build)
 #   SCENARIOS="ta tb te" SERVERS="portecho niossl" scripts/bench.sh   # TLS only
 #   SCENARIOS="b h" SERVERS="portecho nio" scripts/bench.sh           # the PROXY protocol's cost
+#
+# Transcoding scenarios: s (Shift_JIS, the load generator's sample re-chunked into 64-byte lines),
+# s-eucjp and s-gb18030 (the same text in EUC-JP and GB18030, cut here into lines of exactly 64
+# bytes without splitting a character; expected echoes in a file of their own, made by Python's
+# codecs), u (UTF-8 with 1-4-byte characters, one pipelined connection). portecho decodes every
+# line and encodes it back (--encoding NAME); NIO and C echo the bytes. Data: .build/bench/data.
 #
 # Scenario h is b's workload through HAProxy (TCP mode, balance leastconn, frontend on 127.0.0.1)
 # to 2 backends of the server: two portecho --proxy-protocol --proxy-trusted 127.0.0.1/32,
@@ -24,7 +31,8 @@
 # skips the plaintext ones. A throwaway CA and server certificate (IP SAN 127.0.0.1) are made
 # with the openssl tool in .build/bench/tls; the load generator verifies them (it links OpenSSL).
 #
-# Environment: ROUNDS (3), SCENARIOS ("a b c d e s h ta tb te"; no h without haproxy),
+# Environment: ROUNDS (3), SCENARIOS ("a b c d e s u h ta tb te"; no h without haproxy; s-eucjp
+#   and s-gb18030 on demand),
 #   SERVERS ("portecho nio c niossl"),
 #   TOOLS (../shared/tools: loadgen source and data), SKIP_BUILD=1 (reuse built binaries),
 #   PORTECHO_ADDRESS (127.0.0.1:0; h's backends always listen on 127.0.0.1:0), PORTECHO_ARGS (more
@@ -44,7 +52,7 @@ cd "$ROOT"
 
 ROUNDS="${ROUNDS:-3}"
 HAPROXY="${HAPROXY:-$(command -v haproxy || true)}"
-if [[ -n "$HAPROXY" ]]; then DEFAULT_SCENARIOS="a b c d e s h ta tb te"; else DEFAULT_SCENARIOS="a b c d e s ta tb te"; fi
+if [[ -n "$HAPROXY" ]]; then DEFAULT_SCENARIOS="a b c d e s u h ta tb te"; else DEFAULT_SCENARIOS="a b c d e s u ta tb te"; fi
 SCENARIOS="${SCENARIOS:-$DEFAULT_SCENARIOS}"
 H_PROXY="${H_PROXY:-1}"
 SERVERS="${SERVERS:-portecho nio c niossl}"
@@ -56,12 +64,16 @@ BUILD_TIMEOUT="${BUILD_TIMEOUT:-3600}"
 OUT="$ROOT/.build/bench"
 RESULTS="$OUT/results.jsonl"
 SJIS="$TOOLS/data/sample-sjis.txt"
+DATA="$ROOT/.build/bench/data"
 
 die() { echo "bench: $*" >&2; exit 1; }
 
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
 [[ "$H_PROXY" =~ ^[01]$ ]] || die "H_PROXY must be 0 or 1"
-for s in $SCENARIOS; do [[ "$s" =~ ^([abcdesh]|ta|tb|te)$ ]] || die "unknown scenario '$s' (a b c d e s h ta tb te)"; done
+for s in $SCENARIOS; do
+    [[ "$s" =~ ^([abcdeshu]|ta|tb|te|s-eucjp|s-gb18030)$ ]] ||
+        die "unknown scenario '$s' (a b c d e s s-eucjp s-gb18030 u h ta tb te)"
+done
 for v in $SERVERS; do [[ "$v" =~ ^(portecho|nio|c|niossl)$ ]] || die "unknown server '$v' (portecho nio c niossl)"; done
 TLSDIR="$ROOT/.build/bench/tls"
 [[ -f "$TOOLS/loadgen/loadgen.c" ]] || die "no load generator at $TOOLS/loadgen/loadgen.c (set TOOLS)"
@@ -80,6 +92,10 @@ scenario_flags() {
     d) echo "--conns 1 --lines 5000 --size 16384 --pipeline 8 --warmup 1 --verify" ;;
     e) echo "--connect-only --conns 5000 --concurrency 16 --verify" ;;
     s) echo "--conns 8 --lines 20000 --pipeline 16 --payload sjis-file $SJIS --size 64 --warmup 1 --verify" ;;
+    s-eucjp | s-gb18030)
+        echo "--conns 8 --lines 20000 --pipeline 16 --payload file $DATA/${1#s-}.txt" \
+            "--expect-file $DATA/${1#s-}-echo.txt --warmup 1 --verify" ;;
+    u) echo "--conns 1 --lines 200000 --pipeline 64 --payload utf8 --warmup 1 --verify" ;;
     ta) echo "--conns 1 --lines 200000 --pipeline 64 --warmup 1 --verify --tls --tls-ca $TLSDIR/ca.pem" ;;
     tb) echo "--conns 64 --lines 20000 --pipeline 16 --warmup 1 --verify --tls --tls-ca $TLSDIR/ca.pem" ;;
     te) echo "--connect-only --conns 2000 --concurrency 16 --verify --tls --tls-ca $TLSDIR/ca.pem" ;;
@@ -173,6 +189,30 @@ if [[ " $SCENARIOS " == *" t"* ]]; then
     ) || die "cannot make the TLS certificates in $TLSDIR"
 fi
 
+# The EUC-JP and GB18030 payloads: the sample text in that charset, cut into 256 lines of
+# exactly 64 bytes (never inside a character; padded with '.'), and the echo each line must get,
+# decoded and encoded again by Python's codecs.
+if [[ " $SCENARIOS " == *" s-"* ]]; then
+    mkdir -p "$DATA"
+    python3 - "$TOOLS/data/sample-utf8.txt" "$DATA" <<'PY' || die "cannot make the s-eucjp / s-gb18030 data"
+import sys
+text = open(sys.argv[1], encoding="utf-8").read().replace("\n", " ")
+for name, codec in (("eucjp", "euc_jp"), ("gb18030", "gb18030")):
+    chars = [c.encode(codec) for c in text if c.encode(codec, errors="ignore")]
+    lines, k = [], 0
+    while len(lines) < 256:
+        line = b""
+        while len(line) + len(chars[k % len(chars)]) <= 64:
+            line += chars[k % len(chars)]
+            k += 1
+        lines.append(line + b"." * (64 - len(line)))
+    with open(f"{sys.argv[2]}/{name}.txt", "wb") as f:
+        f.write(b"".join(l + b"\n" for l in lines))
+    with open(f"{sys.argv[2]}/{name}-echo.txt", "wb") as f:
+        f.write(b"".join(l.decode(codec).encode(codec) + b"\n" for l in lines))
+PY
+fi
+
 # 1000 connections (scenario c) need more descriptors than the usual soft limit of 1024.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -191,7 +231,11 @@ server_cmd() { # server scenario -> command words on stdout, one per line
         else
             printf '%s\n' "$PORTECHO_BIN" serve "$PORTECHO_ADDRESS" --eol lf --log-level notice ${PORTECHO_ARGS:-}
         fi
-        if [[ "$2" == s ]]; then printf '%s\n' --encoding Shift_JIS; fi
+        case "$2" in
+        s) printf '%s\n' --encoding Shift_JIS ;;
+        s-eucjp) printf '%s\n' --encoding EUC-JP ;;
+        s-gb18030) printf '%s\n' --encoding GB18030 ;;
+        esac
         if is_tls "$2"; then printf '%s\n' --tls-cert "$TLSDIR/server.pem" --tls-key "$TLSDIR/server.key"; fi ;;
     nio) printf '%s\n' "$BENCH_BIN/NIOLineEcho" --host 127.0.0.1 --port 0 ;;
     niossl) printf '%s\n' "$BENCH_BIN/NIOSSLLineEcho" --host 127.0.0.1 --port 0 --cert "$TLSDIR/server.pem" --key "$TLSDIR/server.key" ;;
@@ -381,15 +425,23 @@ for s in scenarios:
               f"| {fmt(med([r['peak_rss_kib'] / 1024 for r in ok]), 1)} | {bad} | {failed}/{len(rs)} |")
 
 def ratio(s, a, b):
+    """The median of the per-round ratios (each round runs both servers back to back), then
+    the ratio of the medians in brackets."""
     if a not in servers or b not in servers:
         return "–"
     x, y = medrate[s, a], medrate[s, b]
-    return "–" if not (x == x and y == y and y > 0) else f"{x / y:.2f}"
+    whole = "–" if not (x == x and y == y and y > 0) else f"{x / y:.2f}"
+    by_round = {}
+    for r in rows:
+        if r["scenario"] == s and r["server"] in (a, b) and not r.get("no_result"):
+            by_round.setdefault(r["round"], {})[r["server"]] = r["lines_per_s"]
+    per = [v[a] / v[b] for v in by_round.values() if a in v and b in v and v[b] > 0]
+    return f"{statistics.median(per):.2f} ({whole})" if per else whole
 
 plain = [s for s in scenarios if not s.startswith("t")]
 tls = [s for s in scenarios if s.startswith("t")]
 if plain:
-    print("\n### Ratios of median lines/s (e: conns/s)\n")
+    print("\n### Ratios of lines/s (e: conns/s): median of the per-round ratios (ratio of the medians)\n")
     print("| scen | portecho/NIO | portecho/C | NIO/C |")
     print("|---|---:|---:|---:|")
     for s in plain:
@@ -400,7 +452,7 @@ if plain:
                  if h_proxy else "H_PROXY=0: no PROXY protocol\n(control)")
               + "; its peak RSS is the two backends' sum.")
 if tls:
-    print("\n### TLS: ratios of median lines/s (te: handshakes + one line per second)\n")
+    print("\n### TLS: ratios of lines/s (te: handshakes + one line per second), per round (of the medians)\n")
     print("| scen | portecho/NIO+NIOSSL |")
     print("|---|---:|")
     for s in tls:

@@ -21,6 +21,7 @@ struct sp_converter {
     int32_t can_encode_fffd;
     int32_t in_callback;
     int32_t skipped;            // ignore mode: bytes the to-Unicode callback skipped
+    int64_t decode_errors;      // invalid sequences the to-Unicode callbacks replaced or skipped
     uint32_t bad_code_point;
     // decode pivot (ucnv_convertEx state): UTF-16 produced by ICU, not yet written out
     UChar dpivot[SP_PIVOT];
@@ -44,8 +45,9 @@ static const UChar kReplacement = 0xFFFD;
 static void to_u_replace(const void *context, UConverterToUnicodeArgs *args,
                          const char *code_units, int32_t length,
                          UConverterCallbackReason reason, UErrorCode *status) {
-    (void)context; (void)code_units; (void)length;
+    (void)code_units; (void)length;
     if (reason > UCNV_IRREGULAR) return;
+    if (context) ((sp_converter *)context)->decode_errors++;   // NULL in the line-safety probe
     *status = U_ZERO_ERROR;
     ucnv_cbToUWriteUChars(args, &kReplacement, 1, 0, status);
 }
@@ -56,6 +58,7 @@ static void to_u_skip(const void *context, UConverterToUnicodeArgs *args,
     (void)args; (void)code_units;
     if (reason > UCNV_IRREGULAR) return;
     ((sp_converter *)context)->skipped += length;
+    ((sp_converter *)context)->decode_errors++;
     *status = U_ZERO_ERROR;
 }
 
@@ -138,7 +141,7 @@ sp_converter *sp_open(const char *name, int32_t mode, int32_t *status_out) {
         ucnv_setFromUCallBack(c->enc, UCNV_FROM_U_CALLBACK_SKIP, NULL, NULL, NULL, &status);
         break;
     default:
-        ucnv_setToUCallBack(c->cnv, to_u_replace, NULL, NULL, NULL, &status);
+        ucnv_setToUCallBack(c->cnv, to_u_replace, c, NULL, NULL, &status);
         ucnv_setFromUCallBack(c->enc, from_u_replace, c, NULL, NULL, &status);
         break;
     }
@@ -322,6 +325,10 @@ int32_t sp_decode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit
         }
         return SP_OK;
     }
+}
+
+int64_t sp_decode_errors(const sp_converter *c) {
+    return c->decode_errors;
 }
 
 int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *src_limit,

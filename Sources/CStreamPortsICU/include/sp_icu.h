@@ -71,6 +71,10 @@ int32_t sp_decode_scalars(sp_converter *cnv, const uint8_t **src, const uint8_t 
                           uint32_t **dst, uint32_t *dst_limit, int32_t *offsets,
                           int32_t flush, sp_error *err);
 
+/// Invalid sequences the decoder has replaced (replace mode) or skipped (ignore mode) since it
+/// was opened; raise mode stops at them instead and does not count them.
+int64_t sp_decode_errors(const sp_converter *cnv);
+
 /// Bytes held by the decoder as the start of an incomplete character.
 int32_t sp_decode_pending(const sp_converter *cnv);
 

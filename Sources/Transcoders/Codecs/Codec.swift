@@ -89,6 +89,9 @@ public struct Codec: Sendable, Hashable, CustomStringConvertible {
         return result == Int32(SP_OK)
     }
 
+    /// Converted by ICU (not by this package's own UTF-8, Latin-1 and ASCII code).
+    package var convertsThroughICU: Bool { family == .icu }
+
     /// Whether line ends can be found by scanning raw bytes for this codec and `style`: true
     /// for UTF-8, Latin-1, ASCII and every stateless ASCII-compatible codec whose multi-byte
     /// characters never contain 0x0A or 0x0D (Shift_JIS, EUC-JP, windows-125x, KOI8-R, GBK,

@@ -64,8 +64,14 @@ public final class ClientStream: @unchecked Sendable {
         self.shared = shared
         self.transcoder = transcoder
         self.settings = Configuration(maxLineLength: maxLineLength)
-        self.input = InputBuffer(framer: LineFramer(codec: transcoder.codec, eolStyle: transcoder.eolStyle))
-        self.byteScan = transcoder.codec.lineEndsAreByteScannable(for: transcoder.eolStyle)
+        let byteScan = transcoder.codec.lineEndsAreByteScannable(for: transcoder.eolStyle)
+        // ICU codecs (not the one UTF-8 the tests force through ICU, whose BOM rule is per
+        // line) decode the complete lines of a read in one run.
+        let batches = byteScan && transcoder.codec.convertsThroughICU && transcoder.codec.name != "UTF-8"
+        self.input = InputBuffer(
+            framer: LineFramer(codec: transcoder.codec, eolStyle: transcoder.eolStyle),
+            batchDecoding: batches ? DecodedLines(crEndsLines: transcoder.eolStyle != .none) : nil)
+        self.byteScan = byteScan
         self.lineDecoder = try transcoder.makeDecoder()
         self.output = Mutex(try OutputBuffer(transcoder))
     }

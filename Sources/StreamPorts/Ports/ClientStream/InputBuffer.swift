@@ -24,9 +24,16 @@ struct InputBuffer {
     private(set) var cutShort = false
     /// Line ends on bytes, and the over-long-line rule shared with the character path.
     var framer: LineFramer
+    /// The decoded text of the complete lines at the front, for ICU codecs (nil otherwise).
+    private(set) var decoded: DecodedLines?
 
-    init(framer: LineFramer) {
+    /// - Parameters:
+    ///   - framer: the stream's line framer.
+    ///   - batchDecoding: decode runs of complete lines with one converter call
+    ///     (``DecodedLines``): for ICU codecs whose line ends are byte-scannable.
+    init(framer: LineFramer, batchDecoding: DecodedLines? = nil) {
         self.framer = framer
+        self.decoded = batchDecoding
     }
 
     /// Unread bytes held here.
@@ -75,6 +82,7 @@ struct InputBuffer {
         guard bytes.readableBytes == 0 else { return }
         bytes = ClientStream.emptyBuffer
         framer.rescan()
+        decoded?.release()
     }
 
     /// No more bytes will arrive; `cutShort` when the peer has not finished sending.
@@ -180,6 +188,16 @@ struct InputBuffer {
     /// Decodes the first `count` bytes, then drops `next` bytes (decoded or not).
     @inline(__always)
     private mutating func decode(_ count: Int, then next: Int, _ decoder: TextDecoder) throws(LineFailure) -> String {
+        if decoded != nil {
+            let base = self.base
+            let line = bytes.withUnsafeReadableBytes { p in
+                decoded!.line(in: p, base: base, contentEnd: count, next: next, decoder: decoder)
+            }
+            if let line {
+                drop(next)
+                return line
+            }
+        }
         do {
             let line = try bytes.withUnsafeReadableBytes { p throws(TranscoderError) in
                 try decoder.decodeLine(UnsafeRawBufferPointer(rebasing: p[0..<count]), streamOffset: base)

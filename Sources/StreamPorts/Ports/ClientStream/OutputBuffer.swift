@@ -8,7 +8,13 @@ import Transcoders
 struct OutputBuffer {
     /// Encoded bytes not yet handed to the channel.
     private var out = ClientStream.emptyBuffer
+    /// Text written and not yet encoded, as UTF-8 with `"\n"` line ends (``collectsText``).
+    private var text = ClientStream.emptyBuffer
     private let encoder: TextEncoder
+    /// ICU codecs outside `.raise` mode collect text as UTF-8 and encode it with one
+    /// converter call per hand-off, instead of one per write. In `.raise` mode each write is
+    /// encoded at once, so that an unencodable character is reported by the call that wrote it.
+    private let collectsText: Bool
     /// Set by close, closeWriter and abort: later writes throw `.closed`.
     private(set) var isClosed = false
     /// The line end's bytes, for codecs without shift state (nil: encode `"\n"` each time).
@@ -33,7 +39,11 @@ struct OutputBuffer {
             ? Array(transcoder.eolStyle.lineEnd.utf8)
             : stateless ? try transcoder.encode("\n") : nil
         utf8PassThrough = transcoder.codec == .utf8 && transcoder.eolStyle.lineEnd == "\n"
+        collectsText = transcoder.codec.convertsThroughICU && transcoder.errorMode != .raise
     }
+
+    /// Bytes pending: encoded, and text not yet encoded.
+    private var pendingBytes: Int { out.readableBytes + text.readableBytes }
 
     // MARK: Writing
 
@@ -42,6 +52,10 @@ struct OutputBuffer {
     /// - Throws: ``TranscoderError`` `.encoding` (`.raise` mode).
     @inline(__always)
     mutating func write(_ string: String) throws(TranscoderError) -> Int {
+        if collectsText {
+            text.writeString(string)
+            return pendingBytes
+        }
         if utf8PassThrough {
             out.writeString(string)
         } else {
@@ -57,6 +71,10 @@ struct OutputBuffer {
     @inline(__always)
     mutating func writeLine(_ string: String) throws(TranscoderError) -> Int {
         linesWritten &+= 1
+        if collectsText {
+            OutputBuffer.appendUTF8Line(string, to: &text)
+            return pendingBytes
+        }
         if utf8PassThrough {
             OutputBuffer.appendUTF8Line(string, to: &out)
             return out.readableBytes
@@ -69,8 +87,24 @@ struct OutputBuffer {
     /// Appends raw bytes.
     /// - Returns: the bytes now pending.
     mutating func write(bytes: some Sequence<UInt8>) -> Int {
+        encodeText()  // the text written before these bytes goes first
         out.writeBytes(bytes)
         return out.readableBytes
+    }
+
+    /// Encodes the collected text into the output, with one converter call.
+    ///
+    /// Outside `.raise` mode an unencodable character becomes the codec's substitute, so
+    /// this fails only if ICU itself does (no memory): the text is then dropped, as a write
+    /// that threw would have been.
+    @inline(__always)
+    private mutating func encodeText() {
+        guard text.readableBytes > 0 else { return }
+        text.withUnsafeReadableBytes { utf8 in
+            try? encoder.encodeUTF8(utf8, into: &out)
+        }
+        // A small buffer is kept for the next writes; a large one is let go.
+        if text.capacity <= 1024 { text.clear() } else { text = ClientStream.emptyBuffer }
     }
 
     /// Appends `string`'s UTF-8 bytes and an LF in one step.
@@ -91,6 +125,7 @@ struct OutputBuffer {
     /// Takes the pending bytes, leaving an empty placeholder, with the count of lines written
     /// since the last hand-off; nil when none are pending.
     mutating func takePending() -> (bytes: ByteBuffer, lines: Int)? {
+        encodeText()
         guard out.readableBytes > 0 else { return nil }
         var pending = ClientStream.emptyBuffer
         swap(&pending, &out)
@@ -110,6 +145,7 @@ struct OutputBuffer {
     /// Appends a stateful encoding's reset sequence, unless closed.
     mutating func finishEncoding() {
         guard !isClosed else { return }
+        encodeText()
         try? encoder.finish(into: &out)
     }
 
@@ -121,6 +157,7 @@ struct OutputBuffer {
     /// Drops pending output and refuses later writes (``ClientStream/abort()``).
     mutating func discardAndClose() {
         out.clear()
+        text = ClientStream.emptyBuffer
         isClosed = true
     }
 }
