@@ -9,10 +9,12 @@
 #   FUZZ_SECONDS=300 scripts/fuzz.sh                 # longer runs
 #   FUZZ_TARGETS="LineReaderFuzzer" FUZZ_SECONDS=60 scripts/fuzz.sh
 #   FUZZ_ASAN=0 FUZZ_SECONDS=300 FUZZ_PARALLEL=2 scripts/fuzz.sh   # throughput runs, both cores
+#   FUZZ_ASAN=0 FUZZ_RUNS=10000000 FUZZ_SECONDS=7200 scripts/fuzz.sh   # 10 million executions each
 #
 # Environment: FUZZ_SECONDS (30) per target; FUZZ_TARGETS (all five); FUZZ_TIMEOUT (10 s for one
 # input before libFuzzer reports a hang); FUZZ_RSS_MB (2048); FUZZ_MAX_LEN (1024 bytes per input);
 # FUZZ_ASAN (1: AddressSanitizer and LeakSanitizer on; 0: coverage only, faster);
+# FUZZ_RUNS (none: stop after this many executions, or FUZZ_SECONDS, whichever comes first);
 # FUZZ_PARALLEL (1: targets one after another; 2: two at a time); FUZZ_OUT (fuzz-out: logs and
 # crash/leak/timeout/oom inputs, one directory per target); SKIP_BUILD=1 (reuse the binaries).
 # A finding replays with `<binary> <file>` (binaries in .build-fuzz/release, or
@@ -30,11 +32,13 @@ FUZZ_MAX_LEN="${FUZZ_MAX_LEN:-1024}"
 FUZZ_ASAN="${FUZZ_ASAN:-1}"
 FUZZ_PARALLEL="${FUZZ_PARALLEL:-1}"
 FUZZ_OUT="${FUZZ_OUT:-$ROOT/fuzz-out}"
+FUZZ_RUNS="${FUZZ_RUNS:-}"
 
 die() { echo "fuzz: $*" >&2; exit 2; }
 for n in "$FUZZ_SECONDS" "$FUZZ_TIMEOUT" "$FUZZ_RSS_MB" "$FUZZ_MAX_LEN" "$FUZZ_PARALLEL"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "FUZZ_SECONDS, FUZZ_TIMEOUT, FUZZ_RSS_MB, FUZZ_MAX_LEN and FUZZ_PARALLEL are positive integers"
 done
+[[ -z "$FUZZ_RUNS" || "$FUZZ_RUNS" =~ ^[1-9][0-9]*$ ]] || die "FUZZ_RUNS is a positive integer"
 for t in $FUZZ_TARGETS; do
     [[ -d "Fuzzing/corpus/$t" ]] || die "unknown target '$t' (no Fuzzing/corpus/$t)"
 done
@@ -81,7 +85,7 @@ run_target() { # target -> exit status of libFuzzer; log and artifacts in $FUZZ_
     # libFuzzer stops itself after max_total_time; `timeout` only guards against a stuck runtime.
     timeout -k 10 $((FUZZ_SECONDS + 300)) "$BIN/$t" "$WORK/$t" \
         -max_total_time="$FUZZ_SECONDS" -timeout="$FUZZ_TIMEOUT" -rss_limit_mb="$FUZZ_RSS_MB" \
-        -max_len="$FUZZ_MAX_LEN" -print_final_stats=1 -artifact_prefix="$out/" \
+        -max_len="$FUZZ_MAX_LEN" -print_final_stats=1 -artifact_prefix="$out/" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} \
         >"$out/fuzz.log" 2>&1
 }
 
@@ -92,7 +96,7 @@ stat_of() { # log name -> value of libFuzzer's final "stat::name"
 declare -A RC
 pending=()
 for t in $FUZZ_TARGETS; do
-    echo "fuzz: $t for ${FUZZ_SECONDS} s ..." >&2
+    echo "fuzz: $t for ${FUZZ_SECONDS} s${FUZZ_RUNS:+ or $FUZZ_RUNS executions} ..." >&2
     if [[ "$FUZZ_PARALLEL" == 1 ]]; then
         rc=0; run_target "$t" || rc=$?; RC[$t]=$rc
     else

@@ -123,6 +123,12 @@ final class TLSSessionHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let session = TLSSession(info: info)
             self.session = session
             promise.succeed(session)
+        } else if case TLSUserEvent.shutdownCompleted = event {
+            // Both close_notify alerts have crossed. When this side had closed its output
+            // first, NIOSSLHandler closes the channel at once and fires `inputClosed` only
+            // after `channelInactive`, which a reader may already have seen: record the clean
+            // ending now, before the channel closes.
+            session?.inputEnded(.closeNotify)
         } else if let event = event as? ChannelEvent, event == .inputClosed {
             session?.inputEnded(.closeNotify)  // no effect after an unclean shutdown
             // Closing, our close_notify sent, the peer's received: with half-closure allowed,

@@ -4,9 +4,9 @@ import StreamPortsTestSupport
 @testable import StreamPorts
 @testable import Transcoders
 
-/// Codecs framed on raw bytes (UTF-8, Latin-1, ASCII, Shift_JIS, GB18030 with a classic EOL
+/// Codecs framed on raw bytes (UTF-8, Latin-1, ASCII, Shift_JIS, EUC-JP, GB18030 with a classic EOL
 /// style) and on decoded characters (UTF-16, ISO-2022-JP, GB18030 with a Unicode style).
-private let codecs: [Codec] = [.utf8, .utf8, .utf8, .latin1, .ascii, .shiftJIS, .gb18030, .utf16LE, .utf16, .iso2022JP]
+private let codecs: [Codec] = [.utf8, .utf8, .utf8, .latin1, .ascii, .shiftJIS, .gb18030, .eucJP, .utf16LE, .utf16, .iso2022JP]
 
 /// ClientStream's line reader over random chunking. Header: codec, error mode, EOL style,
 /// then the reads: byte 0–127 reads lines only, with one of `readLine()`,
