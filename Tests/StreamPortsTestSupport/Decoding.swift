@@ -69,9 +69,14 @@ public struct DecodeViolation: Error, CustomStringConvertible {
 /// - Throws: ``TranscoderError`` when the codec does not open; ``DecodeViolation`` when the
 ///   decoder stops making progress, miscounts the bytes it took or throws anything but a
 ///   decoding error.
-public func streamDecode(_ transcoder: Transcoder, _ pieces: [[UInt8]]) throws -> DecodeOutcome {
+/// With `utf8Output`, each piece goes through ``TextDecoder/decode(_:appendingUTF8To:)``
+/// into bytes instead of a String (the text must be the same).
+public func streamDecode(
+    _ transcoder: Transcoder, _ pieces: [[UInt8]], utf8Output: Bool = false
+) throws -> DecodeOutcome {
     let decoder = try transcoder.makeDecoder()
     var text = ""
+    var utf8: [UInt8] = []
     var errors: [DecodeFailure] = []
     var total = 0
     for piece in pieces {
@@ -80,7 +85,14 @@ public func streamDecode(_ transcoder: Transcoder, _ pieces: [[UInt8]]) throws -
         while true {
             let before = decoder.bytesAccepted
             do {
-                try decoder.decode(Array(rest), into: &text)
+                if utf8Output {
+                    // (An untyped closure: a typed-throws one here crashes Swift 6.3.1's IRGen.)
+                    try Array(rest).withUnsafeBytes { raw throws -> Void in
+                        try decoder.decode(raw, appendingUTF8To: &utf8)
+                    }
+                } else {
+                    try decoder.decode(Array(rest), into: &text)
+                }
                 guard decoder.bytesAccepted == before + rest.count else {
                     throw DecodeViolation("decode took \(decoder.bytesAccepted - before) of \(rest.count) bytes")
                 }
@@ -100,6 +112,7 @@ public func streamDecode(_ transcoder: Transcoder, _ pieces: [[UInt8]]) throws -
         }
         total += piece.count
     }
+    if utf8Output { text = String(decoding: utf8, as: UTF8.self) }
     var attempts = 0
     while true {
         do {

@@ -93,6 +93,11 @@ import Testing
             }
             let bb = try streamDecode(t, byteByByte(input.bytes))
             #expect(bb.text == oneShot.text && bb.errors == oneShot.errors, "\(input.codec) \(mode) byte by byte")
+            // Into UTF-8 bytes: the same text, the same errors at the same offsets.
+            for pieces in [[input.bytes], byteByByte(input.bytes)] {
+                let bytes = try streamDecode(t, pieces, utf8Output: true)
+                #expect(bytes == oneShot, "\(input.codec) \(mode) into UTF-8, \(pieces.count) piece(s)")
+            }
             var rng = SplitMix64(seed: 7)
             for _ in 0..<10 {
                 let rc = try streamDecode(t, randomChunks(input.bytes, rng: &rng, maxSize: 4))

@@ -52,6 +52,12 @@ let streamingCases: [(codec: String, text: String)] = [
             #expect(r.errors.isEmpty)
         }
         #expect(try streamDecode(t, byteByByte(bytes)).text == expected, "\(codecName) byte by byte")
+        // Decoding into UTF-8 bytes gives the same text.
+        for i in 0...bytes.count {
+            #expect(
+                try streamDecode(t, splitAt(bytes, i), utf8Output: true).text == expected, "\(codecName) UTF-8 at \(i)")
+        }
+        #expect(try streamDecode(t, byteByByte(bytes), utf8Output: true).text == expected, "\(codecName) UTF-8 bytes")
         var rng = SplitMix64(seed: 0x5EED_0000 &+ UInt64(bytes.count))
         for trial in 0..<30 {
             let pieces = randomChunks(bytes, rng: &rng)

@@ -25,17 +25,17 @@ public final class TextDecoder {
     /// The transcoder this decoder implements.
     public let transcoder: Transcoder
     /// Bytes taken from the input so far (including any held back as an incomplete sequence).
-    @exclusivity(unchecked) public private(set) var bytesAccepted = 0
+    @exclusivity(unchecked) public internal(set) var bytesAccepted = 0
 
     // A decoder is used by one task at a time; its state skips dynamic exclusivity checks.
-    @exclusivity(unchecked) private var translator: EOLTranslator
-    private let icu: ICUConverter?
+    @exclusivity(unchecked) var translator: EOLTranslator
+    let icu: ICUConverter?
     @exclusivity(unchecked) private var carry: [UInt8] = []
     @exclusivity(unchecked) private var atStart = true
     /// The stream's first bytes (up to 3), for the UTF-8 BOM rule on the ICU path.
     @exclusivity(unchecked) private var head: [UInt8] = []
     /// The codec is UTF-8 but converted by ICU (tests force this path).
-    private let icuUTF8: Bool
+    let icuUTF8: Bool
     @exclusivity(unchecked) private var scratch: [UInt8] = []
 
     /// Creates a decoder for `transcoder`.
@@ -118,52 +118,6 @@ public final class TextDecoder {
             try step(bytes, final: true, into: &text)
         }
         return text
-    }
-
-    /// Decodes a run of whole lines, line ends included and left as they are, with one
-    /// converter call into `buffer` (from index 0; it grows when too small, and is reused
-    /// otherwise), for stream ports that cut the run's lines out of the UTF-8 afterwards
-    /// (plumbing, not API). ICU codecs whose line ends are byte-scannable only.
-    ///
-    /// A run decodes to the concatenation of its lines' ``decodeLine(_:streamOffset:)``
-    /// texts, each line end being a single byte that decodes to itself, as long as no byte is
-    /// invalid. So any invalid sequence (replaced, skipped or raised) makes the run unusable:
-    /// the result is then nil, and its lines must be decoded one by one, which places and
-    /// reports the error exactly.
-    /// - Parameters:
-    ///   - bytes: the run's bytes, ending with a line end.
-    ///   - buffer: receives the UTF-8.
-    /// - Returns: the number of UTF-8 bytes written, or nil (see above).
-    package func decodeRun(_ bytes: UnsafeRawBufferPointer, into buffer: inout [UInt8]) -> Int? {
-        guard let icu, !bytes.isEmpty else { return nil }
-        icu.reset()
-        let handle = icu.handle
-        let errorsBefore = sp_decode_errors(handle)
-        let start = UnsafePointer(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
-        var src: UnsafePointer<UInt8>? = start
-        let srcLimit = start + bytes.count
-        var error = sp_error()
-        var written = 0
-        // Typical text needs at most 1.5 bytes of UTF-8 per input byte (see icuStep).
-        if buffer.count < bytes.count + bytes.count / 2 + 64 {
-            buffer = [UInt8](repeating: 0, count: bytes.count * 2 + 64)
-        }
-        while true {
-            let status = buffer.withUnsafeMutableBufferPointer { out -> Int32 in
-                let base = out.baseAddress!
-                var dst: UnsafeMutablePointer<UInt8>? = base + written
-                let status = sp_decode(handle, &src, srcLimit, &dst, base + out.count, 1, &error)
-                written = dst! - base
-                return status
-            }
-            if status == Int32(SP_OK) { break }
-            guard status == Int32(SP_TARGET_FULL) else {
-                icu.reset()  // raise mode stopped at an invalid sequence (or ICU failed)
-                return nil
-            }
-            buffer.append(contentsOf: repeatElement(0, count: buffer.count))
-        }
-        return sp_decode_errors(handle) == errorsBefore ? written : nil
     }
 
     private func step(_ chunk: UnsafeRawBufferPointer, final: Bool, into output: inout String) throws(TranscoderError) {
