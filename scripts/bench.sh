@@ -8,6 +8,8 @@
 #   SCENARIOS="s s-eucjp s-gb18030 u" SERVERS="portecho nio c" scripts/bench.sh   # transcoding
 #   ROUNDS=5 SCENARIOS="a s" scripts/bench.sh
 #   SERVERS="nio c" ROUNDS=1 scripts/bench.sh # references only (no portecho build)
+#   SERVERS="portecho base nio c" PORTECHO_BASE_BIN=../old/.build/release/portecho scripts/bench.sh
+#                                             # before/after: another portecho build, interleaved
 #   SCENARIOS="ta tb te" SERVERS="portecho niossl" scripts/bench.sh   # TLS only
 #   SCENARIOS="b h" SERVERS="portecho nio" scripts/bench.sh           # the PROXY protocol's cost
 #
@@ -33,7 +35,8 @@
 #
 # Environment: ROUNDS (3), SCENARIOS ("a b c d e s u h ta tb te"; no h without haproxy; s-eucjp
 #   and s-gb18030 on demand),
-#   SERVERS ("portecho nio c niossl"),
+#   SERVERS ("portecho nio c niossl"; base: PORTECHO_BASE_BIN, another portecho build, run as
+#   portecho is, for before/after ratios),
 #   TOOLS (../shared/tools: loadgen source and data), SKIP_BUILD=1 (reuse built binaries),
 #   PORTECHO_ADDRESS (127.0.0.1:0; h's backends always listen on 127.0.0.1:0), PORTECHO_ARGS (more
 #   portecho serve options), PORTECHO_BIN (the release build's), BENCH_BIN (the directory holding
@@ -74,7 +77,10 @@ for s in $SCENARIOS; do
     [[ "$s" =~ ^([abcdeshu]|ta|tb|te|s-eucjp|s-gb18030)$ ]] ||
         die "unknown scenario '$s' (a b c d e s s-eucjp s-gb18030 u h ta tb te)"
 done
-for v in $SERVERS; do [[ "$v" =~ ^(portecho|nio|c|niossl)$ ]] || die "unknown server '$v' (portecho nio c niossl)"; done
+for v in $SERVERS; do [[ "$v" =~ ^(portecho|base|nio|c|niossl)$ ]] || die "unknown server '$v' (portecho base nio c niossl)"; done
+if [[ " $SERVERS " == *" base "* ]]; then
+    [[ -x "${PORTECHO_BASE_BIN:-}" ]] || die "server 'base' needs PORTECHO_BASE_BIN (another portecho build)"
+fi
 TLSDIR="$ROOT/.build/bench/tls"
 [[ -f "$TOOLS/loadgen/loadgen.c" ]] || die "no load generator at $TOOLS/loadgen/loadgen.c (set TOOLS)"
 command -v python3 >/dev/null || die "python3 is required"
@@ -107,7 +113,7 @@ is_tls() { [[ "$1" == t? ]]; }
 # rest; h (through HAProxy) only portecho and nio.
 applies() {
     case "$1" in
-    portecho) return 0 ;;
+    portecho | base) return 0 ;;
     niossl) is_tls "$2" ;;
     nio) ! is_tls "$2" ;;
     *) ! is_tls "$2" && [[ "$2" != h ]] ;;
@@ -219,17 +225,19 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # ---- one run ---------------------------------------------------------------------------------
 server_cmd() { # server scenario -> command words on stdout, one per line
     case "$1" in
-    portecho)
+    portecho | base)
+        local bin="$PORTECHO_BIN"
+        [[ "$1" == base ]] && bin="$PORTECHO_BASE_BIN"
         # --log-level notice: no access-log line per connection (the references log nothing);
         # PORTECHO_ARGS adds options (e.g. "--metrics 127.0.0.1:0" to measure the metrics' cost).
         # h: a backend behind HAProxy on loopback, sent send-proxy-v2 headers (not with H_PROXY=0).
         if [[ "$2" == h && "$H_PROXY" == 1 ]]; then
-            printf '%s\n' "$PORTECHO_BIN" serve 127.0.0.1:0 --eol lf --log-level notice \
+            printf '%s\n' "$bin" serve 127.0.0.1:0 --eol lf --log-level notice \
                 --proxy-protocol --proxy-trusted 127.0.0.1/32 ${PORTECHO_ARGS:-}
         elif [[ "$2" == h ]]; then
-            printf '%s\n' "$PORTECHO_BIN" serve 127.0.0.1:0 --eol lf --log-level notice ${PORTECHO_ARGS:-}
+            printf '%s\n' "$bin" serve 127.0.0.1:0 --eol lf --log-level notice ${PORTECHO_ARGS:-}
         else
-            printf '%s\n' "$PORTECHO_BIN" serve "$PORTECHO_ADDRESS" --eol lf --log-level notice ${PORTECHO_ARGS:-}
+            printf '%s\n' "$bin" serve "$PORTECHO_ADDRESS" --eol lf --log-level notice ${PORTECHO_ARGS:-}
         fi
         case "$2" in
         s) printf '%s\n' --encoding Shift_JIS ;;
@@ -395,7 +403,7 @@ import json, statistics, sys
 path, rounds, scenarios, servers = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split()
 h_proxy = sys.argv[5] == "1"
 rows = [json.loads(l) for l in open(path) if l.strip()]
-names = {"portecho": "portecho", "nio": "NIO", "c": "C epoll", "niossl": "NIO+NIOSSL"}
+names = {"portecho": "portecho", "base": "portecho (base)", "nio": "NIO", "c": "C epoll", "niossl": "NIO+NIOSSL"}
 unit = {"e": "conns/s", "te": "conns/s"}
 
 def med(xs):
@@ -442,10 +450,12 @@ plain = [s for s in scenarios if not s.startswith("t")]
 tls = [s for s in scenarios if s.startswith("t")]
 if plain:
     print("\n### Ratios of lines/s (e: conns/s): median of the per-round ratios (ratio of the medians)\n")
-    print("| scen | portecho/NIO | portecho/C | NIO/C |")
-    print("|---|---:|---:|---:|")
+    base = "base" in servers
+    print("| scen | portecho/NIO | portecho/C | NIO/C |" + (" base/NIO | portecho/base |" if base else ""))
+    print("|---|---:|---:|---:|" + ("---:|---:|" if base else ""))
     for s in plain:
-        print(f"| {s} | {ratio(s, 'portecho', 'nio')} | {ratio(s, 'portecho', 'c')} | {ratio(s, 'nio', 'c')} |")
+        extra = f" {ratio(s, 'base', 'nio')} | {ratio(s, 'portecho', 'base')} |" if base else ""
+        print(f"| {s} | {ratio(s, 'portecho', 'nio')} | {ratio(s, 'portecho', 'c')} | {ratio(s, 'nio', 'c')} |" + extra)
     if "h" in plain:
         print("\nh: b's workload through HAProxy (leastconn) to 2 backends; "
               + ("portecho's read send-proxy-v2\nheaders, NIO's get none"

@@ -25,7 +25,9 @@ private let codecs: [Codec] = [.utf8, .utf8, .utf8, .latin1, .ascii, .shiftJIS, 
 /// are byte-scannable (not UTF-16/32, ISO-2022-JP, GB18030 with a Unicode style):
 /// RELIABILITY.md lists the known differences outside that (where bytes start after
 /// characters when some bytes yield no character; what a `.lineTooLong` or a `.raise` error
-/// leaves to a read of another kind), and two of the reference check (`.ignore`, GB18030).
+/// leaves to a read of another kind), and three of the reference check (`.ignore`, GB18030,
+/// EUC-JP: ICU cuts an incomplete sequence that a line end ends differently from one at the
+/// end of a line decoded alone).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func lineReaderFuzzer(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     var input = FuzzInput(data, size)
@@ -65,7 +67,7 @@ public func lineReaderFuzzer(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     else { return 0 }
     require(streamed == oneShot, "\(label): chunked \(streamed) != one chunk \(oneShot)")
 
-    if mode == .replace, codec != .gb18030, maxLength == nil, ops.count == 1, case .line(let includeSeparator) = ops[0]
+    if mode == .replace, codec != .gb18030, codec != .eucJP, maxLength == nil, ops.count == 1, case .line(let includeSeparator) = ops[0]
     {
         let expected = referenceLines(payload, transcoder, includeSeparator: includeSeparator, label: label)
         require(oneShot == expected, "\(label): lines \(oneShot) != the decoded input split at line ends \(expected)")
