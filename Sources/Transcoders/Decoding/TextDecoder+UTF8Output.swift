@@ -6,7 +6,7 @@ import CStreamPortsICU
 // again (ICU's output is valid by construction).
 extension TextDecoder {
     /// Decodes `chunk` and appends the text to `output` as UTF-8 bytes: the same text, line
-    /// ends translated the same way, as ``decode(_:into:)-(UnsafeRawBufferPointer,_)`` appends
+    /// ends translated the same way, as `decode(_:into:)` appends
     /// to a String, but into a byte array whose capacity is reused from call to call.
     ///
     /// ```swift
@@ -71,7 +71,7 @@ extension TextDecoder {
     /// otherwise), for stream ports that cut the run's lines out of the UTF-8 afterwards
     /// (plumbing, not API). ICU codecs whose line ends are byte-scannable only.
     ///
-    /// A run decodes to the concatenation of its lines' ``decodeLine(_:streamOffset:)``
+    /// A run decodes to the concatenation of its lines' `decodeLine(_:streamOffset:)`
     /// texts, each line end being a single byte that decodes to itself, as long as no byte is
     /// invalid. So any invalid sequence (replaced, skipped or raised) makes the run unusable:
     /// the result is then nil, and its lines must be decoded one by one, which places and
