@@ -66,9 +66,10 @@ import Testing
         let client = try RawSocket.connect(port: port)
         let reply = String(decoding: try await client.readToEnd(), as: UTF8.self)
         #expect(
-            reply.hasPrefix("gateway: upstream unavailable: connection to 127.0.0.1:\(closedPort) refused"), "\(reply) stderr: \(gateway.standardError)")
+            reply.hasPrefix("gateway: upstream unavailable: connection to 127.0.0.1:\(closedPort) refused"),
+            "\(reply) stderr: \(gateway.standardError)")
         #expect(reply.hasSuffix("\r\n"))
-        _ = holder
+        withExtendedLifetime(holder) {}  // the port stays held until here
     }
 
     @Test func chainedToTheEchoServer() async throws {

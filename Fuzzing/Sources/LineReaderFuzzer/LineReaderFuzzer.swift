@@ -6,7 +6,9 @@ import StreamPortsTestSupport
 
 /// Codecs framed on raw bytes (UTF-8, Latin-1, ASCII, Shift_JIS, EUC-JP, GB18030 with a classic EOL
 /// style) and on decoded characters (UTF-16, ISO-2022-JP, GB18030 with a Unicode style).
-private let codecs: [Codec] = [.utf8, .utf8, .utf8, .latin1, .ascii, .shiftJIS, .gb18030, .eucJP, .utf16LE, .utf16, .iso2022JP]
+private let codecs: [Codec] = [
+    .utf8, .utf8, .utf8, .latin1, .ascii, .shiftJIS, .gb18030, .eucJP, .utf16LE, .utf16, .iso2022JP,
+]
 
 /// ClientStream's line reader over random chunking. Header: codec, error mode, EOL style,
 /// then the reads: byte 0–127 reads lines only, with one of `readLine()`,
@@ -67,7 +69,8 @@ public func lineReaderFuzzer(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     else { return 0 }
     require(streamed == oneShot, "\(label): chunked \(streamed) != one chunk \(oneShot)")
 
-    if mode == .replace, codec != .gb18030, codec != .eucJP, maxLength == nil, ops.count == 1, case .line(let includeSeparator) = ops[0]
+    if mode == .replace, codec != .gb18030, codec != .eucJP, maxLength == nil, ops.count == 1,
+        case .line(let includeSeparator) = ops[0]
     {
         let expected = referenceLines(payload, transcoder, includeSeparator: includeSeparator, label: label)
         require(oneShot == expected, "\(label): lines \(oneShot) != the decoded input split at line ends \(expected)")
