@@ -7,7 +7,10 @@
 #include <unicode/ucnv_cb.h>
 #include <unicode/utf16.h>
 
-#define SP_PIVOT 4096
+// UTF-16 pivot between a codec and UTF-8, in UChars: ICU's own internal chunk size. Each
+// direction allocates its pivot on first use, so a connection that only reads (or an idle one
+// that never converted) holds none: 2 KiB per direction used, not a fixed 16 KiB.
+#define SP_PIVOT 1024
 
 struct sp_converter {
     UConverter *cnv;           // decoding, and encoding unless `enc` differs
@@ -24,7 +27,7 @@ struct sp_converter {
     int64_t decode_errors;      // invalid sequences the to-Unicode callbacks replaced or skipped
     uint32_t bad_code_point;
     // decode pivot (ucnv_convertEx state): UTF-16 produced by ICU, not yet written out
-    UChar dpivot[SP_PIVOT];
+    UChar *dpivot;             // SP_PIVOT UChars, allocated on first use (ensure_pivot)
     UChar *dpivot_source, *dpivot_target;
     int32_t has_pending_error;
     sp_error pending_error;
@@ -35,10 +38,19 @@ struct sp_converter {
     uint8_t head[4];            // the stream's first bytes
     int32_t bom_held;           // how many of them ICU holds as a possible BOM
     // encode pivot (ucnv_convertEx state)
-    UChar epivot[SP_PIVOT];
+    UChar *epivot;             // SP_PIVOT UChars, allocated on first use
     UChar *epivot_source, *epivot_target;
     int32_t encode_started;
 };
+
+/// Allocates a direction's pivot the first time it converts; 0 when out of memory.
+static int ensure_pivot(UChar **pivot, UChar **source, UChar **target) {
+    if (*pivot) return 1;
+    *pivot = malloc(SP_PIVOT * sizeof(UChar));
+    if (!*pivot) return 0;
+    *source = *target = *pivot;
+    return 1;
+}
 
 static const UChar kReplacement = 0xFFFD;
 
@@ -158,6 +170,8 @@ void sp_close(sp_converter *c) {
     if (c->cnv) ucnv_close(c->cnv);
     if (c->utf8) ucnv_close(c->utf8);
     if (c->utf8_out) ucnv_close(c->utf8_out);
+    free(c->dpivot);
+    free(c->epivot);
     free(c);
 }
 
@@ -284,6 +298,11 @@ static void record_decode_error(sp_converter *c, UErrorCode status, sp_error *e)
 
 int32_t sp_decode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit,
                   uint8_t **dst, uint8_t *dst_limit, int32_t flush, sp_error *err) {
+    if (!ensure_pivot(&c->dpivot, &c->dpivot_source, &c->dpivot_target)) {
+        memset(err, 0, sizeof *err);
+        err->icu_status = U_MEMORY_ALLOCATION_ERROR;
+        return SP_FAILURE;
+    }
     for (;;) {
         if (c->has_pending_error) {
             // First write out the text before the offending bytes (ucnv_convertEx stops with
@@ -424,6 +443,11 @@ int32_t sp_decode_pending(const sp_converter *c) {
 
 int32_t sp_encode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit,
                   uint8_t **dst, uint8_t *dst_limit, int32_t flush, sp_error *err) {
+    if (!ensure_pivot(&c->epivot, &c->epivot_source, &c->epivot_target)) {
+        memset(err, 0, sizeof *err);
+        err->icu_status = U_MEMORY_ALLOCATION_ERROR;
+        return SP_FAILURE;
+    }
     if (c->encode_started == 0) c->bom_pending = c->bom_length > 0;
     if (c->bom_pending && *src < src_limit) {
         if (dst_limit - *dst < c->bom_length) return SP_TARGET_FULL;
