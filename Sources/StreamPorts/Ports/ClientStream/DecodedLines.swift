@@ -25,22 +25,26 @@ import Transcoders
 /// A run is used only if it decoded without any invalid sequence: with one (replaced,
 /// skipped, or raised in `.raise` mode) its lines are decoded one by one, which is what
 /// places the error, and the U+FFFD, exactly as before.
-struct DecodedLines {
+///
+/// A class, so that streams in the codecs that never use it (UTF-8, Latin-1, ASCII, the
+/// decoded-character ones) carry a nil reference, not its fields. Only the reading task uses
+/// it (the input buffer's rule), so its state skips dynamic exclusivity checks.
+final class DecodedLines {
     /// UTF-8 of the run, `[0, length)`; its storage is reused from run to run.
-    private var text: [UInt8] = []
-    private var length = 0
+    @exclusivity(unchecked) private var text: [UInt8] = []
+    @exclusivity(unchecked) private var length = 0
     /// Where the next line's text starts in `text`.
-    private var cursor = 0
+    @exclusivity(unchecked) private var cursor = 0
     /// The stream offset of the raw byte the next line starts at.
-    private var rawNext = -1
+    @exclusivity(unchecked) private var rawNext = -1
     /// The stream offset just past the run.
-    private var rawEnd = -1
+    @exclusivity(unchecked) private var rawEnd = -1
     /// No run starts before this stream offset: the run up to it held an invalid sequence.
-    private var lineByLineUntil = 0
+    @exclusivity(unchecked) private var lineByLineUntil = 0
     /// CR ends lines (every EOL style but `.none`).
     private let crEndsLines: Bool
     /// Lines whose text came from a run (tests check that runs are used at all).
-    private(set) var linesFromRuns = 0
+    @exclusivity(unchecked) private(set) var linesFromRuns = 0
 
     init(crEndsLines: Bool) {
         self.crEndsLines = crEndsLines
@@ -52,7 +56,7 @@ struct DecodedLines {
     ///   - p: the unread bytes; `p[0]` is at stream offset `base`.
     ///   - decoder: the stream's line decoder (an ICU codec).
     @inline(__always)
-    mutating func line(
+    func line(
         in p: UnsafeRawBufferPointer, base: Int, contentEnd: Int, next: Int, decoder: TextDecoder
     ) -> String? {
         if rawNext != base || base + next > rawEnd {
@@ -64,7 +68,7 @@ struct DecodedLines {
     /// Decodes the complete lines at the front of `p` as one run; false when there is no run
     /// worth it (a single line) or it held an invalid sequence.
     @inline(never)
-    private mutating func startRun(_ p: UnsafeRawBufferPointer, base: Int, next: Int, decoder: TextDecoder) -> Bool {
+    private func startRun(_ p: UnsafeRawBufferPointer, base: Int, next: Int, decoder: TextDecoder) -> Bool {
         rawEnd = -1
         let runEnd = lastLineEnd(p) + 1
         guard runEnd > next else { return false }  // only this line: no gain
@@ -81,7 +85,7 @@ struct DecodedLines {
 
     /// The next line's text, if the batch is in step with the framer.
     @inline(__always)
-    private mutating func cut(_ p: UnsafeRawBufferPointer, base: Int, contentEnd: Int, next: Int) -> String? {
+    private func cut(_ p: UnsafeRawBufferPointer, base: Int, contentEnd: Int, next: Int) -> String? {
         let lineEndLength = next - contentEnd
         let line: String? = text.withUnsafeBufferPointer { t in
             let start = t.baseAddress! + cursor
@@ -123,7 +127,7 @@ struct DecodedLines {
 
     /// Lets go of the text's storage (the reader is about to wait: an idle connection holds
     /// none).
-    mutating func release() {
+    func release() {
         guard !text.isEmpty else { return }
         text = []
         length = 0

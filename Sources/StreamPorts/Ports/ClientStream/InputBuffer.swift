@@ -25,7 +25,7 @@ struct InputBuffer {
     /// Line ends on bytes, and the over-long-line rule shared with the character path.
     var framer: LineFramer
     /// The decoded text of the complete lines at the front, for ICU codecs (nil otherwise).
-    private(set) var decoded: DecodedLines?
+    let decoded: DecodedLines?
 
     /// - Parameters:
     ///   - framer: the stream's line framer.
@@ -188,10 +188,10 @@ struct InputBuffer {
     /// Decodes the first `count` bytes, then drops `next` bytes (decoded or not).
     @inline(__always)
     private mutating func decode(_ count: Int, then next: Int, _ decoder: TextDecoder) throws(LineFailure) -> String {
-        if decoded != nil {
+        if let decoded {
             let base = self.base
             let line = bytes.withUnsafeReadableBytes { p in
-                decoded!.line(in: p, base: base, contentEnd: count, next: next, decoder: decoder)
+                decoded.line(in: p, base: base, contentEnd: count, next: next, decoder: decoder)
             }
             if let line {
                 drop(next)
