@@ -42,19 +42,23 @@ extension ClientStream {
     /// Before waiting for the network: hands pending output to the socket and lets go of the
     /// consumed receive buffer (the channel then reads into it again instead of allocating
     /// another, and an idle connection holds none). True when the socket is not writable.
+    ///
+    /// The reader says it is drained before it hands its output off: a peer that gets the
+    /// last reply and at once triggers a graceful shutdown (SIGTERM after its echo) must find
+    /// the connection idle, not busy, or the shutdown lingers on it for the whole grace period.
     @inline(never)
     private func prepareToWait() -> Bool {
-        handOff()
         if !characters.isActive { input.releaseIfEmpty() }
         let lines = input.linesRead &- input.linesReported
         input.linesReported = input.linesRead
         shared.metrics?.linesIn.increment(by: lines)
         let drained = input.readableBytes == 0 && !characters.isActive
-        return shared.state.withLock {
+        shared.state.withLock {
             $0.linesIn &+= lines
             $0.readerDrained = drained
-            return !$0.writable && !$0.closed
         }
+        handOff()
+        return shared.state.withLock { !$0.writable && !$0.closed }
     }
 
     /// Appends everything the handler received; true if anything was.
