@@ -21,7 +21,7 @@ struct sp_converter {
     int32_t bom_length;
     int32_t bom_pending;
     int32_t mode;
-    int32_t can_encode_fffd;
+    int32_t can_encode_fffd;    // -1 until known (sp_encode or sp_set_can_encode_fffd)
     int32_t in_callback;
     int32_t skipped;            // ignore mode: bytes the to-Unicode callback skipped
     int64_t decode_errors;      // invalid sequences the to-Unicode callbacks replaced or skipped
@@ -86,7 +86,7 @@ static void from_u_replace(const void *context, UConverterFromUnicodeArgs *args,
         return;
     }
     c->in_callback = 1;
-    UChar sub[1] = { c->can_encode_fffd ? 0xFFFD : 0x3F };
+    UChar sub[1] = { c->can_encode_fffd > 0 ? 0xFFFD : 0x3F };
     const UChar *p = sub;
     ucnv_cbFromUWriteUChars(args, &p, sub + 1, 0, status);
     c->in_callback = 0;
@@ -141,7 +141,9 @@ sp_converter *sp_open(const char *name, int32_t mode, int32_t *status_out) {
     if (U_FAILURE(status)) { *status_out = status; sp_close(c); return NULL; }
     c->mode = mode;
     c->utf32_bom = type == UCNV_UTF32;
-    c->can_encode_fffd = encodable(c->enc, 0xFFFD);
+    // Probing means a clone and a conversion: done once per codec by the caller
+    // (sp_set_can_encode_fffd), else at the first encoding, never for a decoder.
+    c->can_encode_fffd = -1;
     status = U_ZERO_ERROR;
     switch (mode) {
     case SP_MODE_RAISE:
@@ -346,6 +348,15 @@ int32_t sp_decode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit
     }
 }
 
+int32_t sp_can_encode_fffd(sp_converter *c) {
+    if (c->can_encode_fffd < 0) c->can_encode_fffd = encodable(c->enc, 0xFFFD);
+    return c->can_encode_fffd;
+}
+
+void sp_set_can_encode_fffd(sp_converter *c, int32_t can) {
+    c->can_encode_fffd = can ? 1 : 0;
+}
+
 int64_t sp_decode_errors(const sp_converter *c) {
     return c->decode_errors;
 }
@@ -448,6 +459,7 @@ int32_t sp_encode(sp_converter *c, const uint8_t **src, const uint8_t *src_limit
         err->icu_status = U_MEMORY_ALLOCATION_ERROR;
         return SP_FAILURE;
     }
+    if (c->can_encode_fffd < 0 && c->mode == SP_MODE_REPLACE) c->can_encode_fffd = encodable(c->enc, 0xFFFD);
     if (c->encode_started == 0) c->bom_pending = c->bom_length > 0;
     if (c->bom_pending && *src < src_limit) {
         if (dst_limit - *dst < c->bom_length) return SP_TARGET_FULL;

@@ -85,6 +85,13 @@ int32_t sp_decode_pending(const sp_converter *cnv);
 int32_t sp_encode(sp_converter *cnv, const uint8_t **src, const uint8_t *src_limit,
                   uint8_t **dst, uint8_t *dst_limit, int32_t flush, sp_error *err);
 
+/// Whether the codec has U+FFFD (replace mode writes it for an unencodable character, else
+/// '?'): probed once (a clone and a conversion) and remembered by this converter.
+int32_t sp_can_encode_fffd(sp_converter *cnv);
+/// Sets what sp_can_encode_fffd would probe (a caller that knows it per codec saves the probe
+/// for every converter it opens).
+void sp_set_can_encode_fffd(sp_converter *cnv, int32_t can);
+
 /// The list of converters and their aliases.
 int32_t sp_count_available(void);
 const char *sp_available_name(int32_t index);

@@ -61,7 +61,17 @@ public final class TextEncoder {
         self.icu =
             transcoder.codec.family == .icu
             ? try ICUConverter(name: transcoder.codec.name, mode: transcoder.errorMode) : nil
+        if let handle = icu?.handle, transcoder.errorMode == .replace {
+            // The substitute's probe runs once per codec, not once per encoder (connection).
+            let can = TextEncoder.hasReplacementCharacter.value(for: transcoder.codec.name) {
+                sp_can_encode_fffd(handle) != 0
+            }
+            sp_set_can_encode_fffd(handle, can ? 1 : 0)
+        }
     }
+
+    /// Per codec name: whether it can encode U+FFFD.
+    private static let hasReplacementCharacter = Cache<String, Bool>()
 
     /// Forgets all state (a new stream starts: BOM and shift state again).
     public func reset() { icu?.reset() }
