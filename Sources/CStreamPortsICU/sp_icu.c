@@ -399,6 +399,10 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
         uint32_t *d = *dst;
         // Held bytes still in the first character: not those skipped (ignore mode).
         int32_t held = pending > c->skipped ? pending - c->skipped : 0;
+        // One byte fed after held bytes, and nothing held any more: if ICU replayed the held
+        // bytes into several characters, the last of them comes from that byte (ISO-2022-JP:
+        // ESC $ ( held, then Z: U+FFFD for ESC, one character for "$(", U+FFFD for Z).
+        int last_from_new_byte = held > 0 && taken == 1 && sp_decode_pending(c) == 0;
         int32_t previous = base - held - 1, previous_length = 1;
         // Units of replayed bytes are placed one after another: one byte each, a code unit
         // each in UTF-16 and UTF-32.
@@ -412,8 +416,13 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
             // distance between its replay buffer and ours, which can be anything.
             int32_t icu = unit_offsets[i], off;
             if (i == 0 && held > 0) off = base - held;
-            else if (icu < 0 || icu >= taken || base + icu < previous)
-                off = previous + previous_length < base ? previous + previous_length : previous > base ? previous : base;
+            else if (icu < 0 || icu >= taken || base + icu < previous) {
+                // ICU's offset is not usable: replayed units follow one another, one byte each,
+                // except the last character of a replay that the new byte ended.
+                int last_scalar = i == n - 1 || (i == n - 2 && U16_IS_LEAD(units[i]) && U16_IS_TRAIL(units[i + 1]));
+                if (i > 0 && last_scalar && last_from_new_byte && previous < base) off = base;
+                else off = previous + previous_length < base ? previous + previous_length : previous > base ? previous : base;
+            }
             else off = base + icu;
             if (unit > 1) {
                 // UTF-16 and UTF-32 characters start on a code unit from the reset (ICU may hold

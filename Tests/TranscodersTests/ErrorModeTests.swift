@@ -114,6 +114,23 @@ import Testing
         }
     }
 
+    /// ISO-2022-JP holds "ESC $ (" as a possible escape; a "Z" after it makes ICU replay the
+    /// held bytes (U+FFFD for ESC, one double-byte character for "$(") and then decode the Z:
+    /// its U+FFFD is at the Z's offset however the input is cut (the ICU decoder fuzzer found
+    /// 16, the "(", when the Z came in a read of its own).
+    @Test func replayedEscapeKeepsTheNewByteOffset() throws {
+        let payload: [UInt8] = [
+            0x38, 0x30, 0x33, 0x30, 0x00, 0x61, 0x1B, 0x24, 0x42, 0x78, 0x78, 0x1B, 0x04, 0x00, 0x1B, 0x24, 0x28, 0x5A,
+        ]
+        let t = Transcoder(codec: .iso2022JP, eolStyle: .lf, errorMode: .replace)
+        let oneShot = try scalarDecode(t, [payload])
+        #expect(oneShot.offsets == [0, 1, 2, 3, 4, 5, 9, 11, 12, 14, 15, 17])
+        #expect(try scalarDecode(t, byteByByte(payload)).offsets == oneShot.offsets)
+        for i in 0...payload.count {
+            #expect(try scalarDecode(t, splitAt(payload, i)).offsets == oneShot.offsets, "split at \(i)")
+        }
+    }
+
     @Test func decodeLineOffsets() throws {
         for (codec, line, offset, bad) in [
             (Codec.utf8, [0x61, 0x70, 0x70, 0xCE, 0x65] as [UInt8], 103, [0xCE] as [UInt8]),
