@@ -361,6 +361,38 @@ int64_t sp_decode_errors(const sp_converter *c) {
     return c->decode_errors;
 }
 
+/// ISO-2022 (JP, KR, CN): where each of the `n` UTF-16 units decoded from `bytes` replayed
+/// bytes starts, from 0, into `offsets`; 1 when the lengths fit, 0 when they are ambiguous
+/// (the caller then places them one byte apart). ASCII and half-width katakana come from one
+/// byte, other characters from two; a U+FFFD from one or two, which is what is searched: the
+/// one assignment of those lengths whose total is `bytes`.
+static int iso2022_replay_offsets(const UChar *units, int32_t n, int32_t bytes, int32_t *offsets) {
+    int32_t fixed = 0, unknown[8], k = 0;
+    for (int32_t i = 0; i < n; i++) {
+        UChar u = units[i];
+        if (U16_IS_SURROGATE(u)) return 0;
+        if (u == 0xFFFD) unknown[k++] = i;
+        else fixed += u < 0x80 || (u >= 0xFF61 && u <= 0xFF9F) ? 1 : 2;
+    }
+    int found = -1;
+    for (int mask = 0; mask < (1 << k); mask++) {
+        int32_t total = fixed;
+        for (int j = 0; j < k; j++) total += (mask >> j & 1) ? 2 : 1;
+        if (total != bytes) continue;
+        if (found >= 0) return 0;  // two assignments fit: ambiguous
+        found = mask;
+    }
+    if (found < 0) return 0;
+    int32_t at = 0, j = 0;
+    for (int32_t i = 0; i < n; i++) {
+        offsets[i] = at;
+        UChar u = units[i];
+        if (u == 0xFFFD) at += (found >> j++ & 1) ? 2 : 1;
+        else at += u < 0x80 || (u >= 0xFF61 && u <= 0xFF9F) ? 1 : 2;
+    }
+    return 1;
+}
+
 int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *src_limit,
                           uint32_t **dst, uint32_t *dst_limit, int32_t *offsets,
                           int32_t flush, sp_error *err) {
@@ -399,10 +431,12 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
         uint32_t *d = *dst;
         // Held bytes still in the first character: not those skipped (ignore mode).
         int32_t held = pending > c->skipped ? pending - c->skipped : 0;
-        // One byte fed after held bytes, and nothing held any more: if ICU replayed the held
-        // bytes into several characters, the last of them comes from that byte (ISO-2022-JP:
-        // ESC $ ( held, then Z: U+FFFD for ESC, one character for "$(", U+FFFD for Z).
-        int last_from_new_byte = held > 0 && taken == 1 && sp_decode_pending(c) == 0;
+        // ISO-2022: characters replayed from held bytes get no usable offset from ICU, and
+        // they are not one byte each (ESC $ ( held, then Z: U+FFFD for ESC, one double-byte
+        // character for "$(", U+FFFD for Z). Their lengths are inferred instead.
+        int32_t replay[8];
+        int replayed = held > 0 && n <= 8 && ucnv_getType(c->cnv) == UCNV_ISO_2022
+            ? iso2022_replay_offsets(units, n, held + taken - sp_decode_pending(c), replay) : 0;
         int32_t previous = base - held - 1, previous_length = 1;
         // Units of replayed bytes are placed one after another: one byte each, a code unit
         // each in UTF-16 and UTF-32.
@@ -416,13 +450,9 @@ int32_t sp_decode_scalars(sp_converter *c, const uint8_t **src, const uint8_t *s
             // distance between its replay buffer and ours, which can be anything.
             int32_t icu = unit_offsets[i], off;
             if (i == 0 && held > 0) off = base - held;
-            else if (icu < 0 || icu >= taken || base + icu < previous) {
-                // ICU's offset is not usable: replayed units follow one another, one byte each,
-                // except the last character of a replay that the new byte ended.
-                int last_scalar = i == n - 1 || (i == n - 2 && U16_IS_LEAD(units[i]) && U16_IS_TRAIL(units[i + 1]));
-                if (i > 0 && last_scalar && last_from_new_byte && previous < base) off = base;
-                else off = previous + previous_length < base ? previous + previous_length : previous > base ? previous : base;
-            }
+            else if (replayed) off = base - held + replay[i];
+            else if (icu < 0 || icu >= taken || base + icu < previous)
+                off = previous + previous_length < base ? previous + previous_length : previous > base ? previous : base;
             else off = base + icu;
             if (unit > 1) {
                 // UTF-16 and UTF-32 characters start on a code unit from the reset (ICU may hold

@@ -122,12 +122,21 @@ import Testing
         let payload: [UInt8] = [
             0x38, 0x30, 0x33, 0x30, 0x00, 0x61, 0x1B, 0x24, 0x42, 0x78, 0x78, 0x1B, 0x04, 0x00, 0x1B, 0x24, 0x28, 0x5A,
         ]
+        // And "ESC (" held, then Z: U+FFFD for ESC, then "(Z" is one double-byte character
+        // that starts in the held bytes.
+        let second: [UInt8] = [
+            0x61, 0x1B, 0x24, 0x42, 0x95, 0x95, 0x95, 0x95, 0x95, 0x78, 0x78, 0x1B, 0x28, 0x5A, 0x62, 0x1B, 0x28, 0x42,
+        ]
         let t = Transcoder(codec: .iso2022JP, eolStyle: .lf, errorMode: .replace)
-        let oneShot = try scalarDecode(t, [payload])
-        #expect(oneShot.offsets == [0, 1, 2, 3, 4, 5, 9, 11, 12, 14, 15, 17])
-        #expect(try scalarDecode(t, byteByByte(payload)).offsets == oneShot.offsets)
-        for i in 0...payload.count {
-            #expect(try scalarDecode(t, splitAt(payload, i)).offsets == oneShot.offsets, "split at \(i)")
+        for (bytes, offsets) in [
+            (payload, [0, 1, 2, 3, 4, 5, 9, 11, 12, 14, 15, 17]), (second, [0, 4, 6, 8, 9, 11, 12, 14]),
+        ] {
+            let oneShot = try scalarDecode(t, [bytes])
+            #expect(oneShot.offsets == offsets)
+            #expect(try scalarDecode(t, byteByByte(bytes)).offsets == oneShot.offsets)
+            for i in 0...bytes.count {
+                #expect(try scalarDecode(t, splitAt(bytes, i)).offsets == oneShot.offsets, "split at \(i)")
+            }
         }
     }
 
