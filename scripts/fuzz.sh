@@ -15,6 +15,8 @@
 # input before libFuzzer reports a hang); FUZZ_RSS_MB (2048); FUZZ_MAX_LEN (1024 bytes per input);
 # FUZZ_ASAN (1: AddressSanitizer and LeakSanitizer on; 0: coverage only, faster);
 # FUZZ_RUNS (none: stop after this many executions, or FUZZ_SECONDS, whichever comes first);
+# FUZZ_SEED (none: libFuzzer picks one; a number makes the mutation sequence repeatable — CI
+# uses 1, so that its verdict on a submission does not depend on the draw);
 # FUZZ_PARALLEL (1: targets one after another; 2: two at a time); FUZZ_OUT (fuzz-out: logs and
 # crash/leak/timeout/oom inputs, one directory per target); SKIP_BUILD=1 (reuse the binaries).
 # A finding replays with `<binary> <file>` (binaries in .build-fuzz/release, or
@@ -33,12 +35,14 @@ FUZZ_ASAN="${FUZZ_ASAN:-1}"
 FUZZ_PARALLEL="${FUZZ_PARALLEL:-1}"
 FUZZ_OUT="${FUZZ_OUT:-$ROOT/fuzz-out}"
 FUZZ_RUNS="${FUZZ_RUNS:-}"
+FUZZ_SEED="${FUZZ_SEED:-}"
 
 die() { echo "fuzz: $*" >&2; exit 2; }
 for n in "$FUZZ_SECONDS" "$FUZZ_TIMEOUT" "$FUZZ_RSS_MB" "$FUZZ_MAX_LEN" "$FUZZ_PARALLEL"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "FUZZ_SECONDS, FUZZ_TIMEOUT, FUZZ_RSS_MB, FUZZ_MAX_LEN and FUZZ_PARALLEL are positive integers"
 done
 [[ -z "$FUZZ_RUNS" || "$FUZZ_RUNS" =~ ^[1-9][0-9]*$ ]] || die "FUZZ_RUNS is a positive integer"
+[[ -z "$FUZZ_SEED" || "$FUZZ_SEED" =~ ^[1-9][0-9]*$ ]] || die "FUZZ_SEED is a positive integer"
 for t in $FUZZ_TARGETS; do
     [[ -d "Fuzzing/corpus/$t" ]] || die "unknown target '$t' (no Fuzzing/corpus/$t)"
 done
@@ -85,7 +89,7 @@ run_target() { # target -> exit status of libFuzzer; log and artifacts in $FUZZ_
     # libFuzzer stops itself after max_total_time; `timeout` only guards against a stuck runtime.
     timeout -k 10 $((FUZZ_SECONDS + 300)) "$BIN/$t" "$WORK/$t" \
         -max_total_time="$FUZZ_SECONDS" -timeout="$FUZZ_TIMEOUT" -rss_limit_mb="$FUZZ_RSS_MB" \
-        -max_len="$FUZZ_MAX_LEN" -print_final_stats=1 -artifact_prefix="$out/" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} \
+        -max_len="$FUZZ_MAX_LEN" -print_final_stats=1 -artifact_prefix="$out/" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} ${FUZZ_SEED:+-seed=$FUZZ_SEED} \
         >"$out/fuzz.log" 2>&1
 }
 
