@@ -366,13 +366,18 @@ int64_t sp_decode_errors(const sp_converter *c) {
 /// (the caller then places them one byte apart). ASCII and half-width katakana come from one
 /// byte, other characters from two; a U+FFFD from one or two, which is what is searched: the
 /// one assignment of those lengths whose total is `bytes`.
+/// The bytes an ISO-2022 character other than U+FFFD came from.
+static int32_t iso2022_length(UChar u) {
+    return u < 0x80 || (u >= 0xFF61 && u <= 0xFF9F) ? 1 : 2;
+}
+
 static int iso2022_replay_offsets(const UChar *units, int32_t n, int32_t bytes, int32_t *offsets) {
-    int32_t fixed = 0, unknown[8], k = 0;
+    int32_t fixed = 0, k = 0;
     for (int32_t i = 0; i < n; i++) {
         UChar u = units[i];
         if (U16_IS_SURROGATE(u)) return 0;
-        if (u == 0xFFFD) unknown[k++] = i;
-        else fixed += u < 0x80 || (u >= 0xFF61 && u <= 0xFF9F) ? 1 : 2;
+        if (u == 0xFFFD) k++;
+        else fixed += iso2022_length(u);
     }
     int found = -1;
     for (int mask = 0; mask < (1 << k); mask++) {
@@ -387,8 +392,7 @@ static int iso2022_replay_offsets(const UChar *units, int32_t n, int32_t bytes, 
     for (int32_t i = 0; i < n; i++) {
         offsets[i] = at;
         UChar u = units[i];
-        if (u == 0xFFFD) at += (found >> j++ & 1) ? 2 : 1;
-        else at += u < 0x80 || (u >= 0xFF61 && u <= 0xFF9F) ? 1 : 2;
+        at += u == 0xFFFD ? ((found >> j++ & 1) ? 2 : 1) : iso2022_length(u);
     }
     return 1;
 }

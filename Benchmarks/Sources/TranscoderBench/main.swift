@@ -149,6 +149,18 @@ func rawICU(_ icuName: String, toUTF8: Bool, _ source: [UInt8], into scratch: in
     }
 }
 
+/// Calls `body` with each `chunkSize` slice of `bytes`, in order.
+func forEachChunk(of bytes: [UInt8], _ body: (UnsafeRawBufferPointer) -> Void) {
+    bytes.withUnsafeBytes { all in
+        var offset = 0
+        while offset < all.count {
+            let n = min(chunkSize, all.count - offset)
+            body(UnsafeRawBufferPointer(rebasing: all[offset..<(offset + n)]))
+            offset += n
+        }
+    }
+}
+
 func megabytesPerSecond(_ bytes: Int, _ seconds: Double) -> Double { Double(bytes) / seconds / 1e6 }
 
 func measure(_ codec: Codec, label: String, text: String) -> [Row] {
@@ -170,15 +182,10 @@ func measure(_ codec: Codec, label: String, text: String) -> [Row] {
         guard let decoder = try? decodeTranscoder.makeDecoder() else { return -1 }
         var produced = 0
         var out = ""
-        encoded.withUnsafeBytes { all in
-            var offset = 0
-            while offset < all.count {
-                let n = min(chunkSize, all.count - offset)
-                out = ""  // a fresh String per chunk, as a port reading text would
-                try? decoder.decode(UnsafeRawBufferPointer(rebasing: all[offset..<(offset + n)]), into: &out)
-                produced += out.utf8.count
-                offset += n
-            }
+        forEachChunk(of: encoded) { chunk in
+            out = ""  // a fresh String per chunk, as a port reading text would
+            try? decoder.decode(chunk, into: &out)
+            produced += out.utf8.count
         }
         out = ""
         try? decoder.finish(into: &out)
@@ -203,15 +210,10 @@ func measure(_ codec: Codec, label: String, text: String) -> [Row] {
         var produced = 0
         var out: [UInt8] = []
         out.reserveCapacity(chunkSize * 4)
-        encoded.withUnsafeBytes { all in
-            var offset = 0
-            while offset < all.count {
-                let n = min(chunkSize, all.count - offset)
-                out.removeAll(keepingCapacity: true)
-                try? decoder.decode(UnsafeRawBufferPointer(rebasing: all[offset..<(offset + n)]), appendingUTF8To: &out)
-                produced += out.count
-                offset += n
-            }
+        forEachChunk(of: encoded) { chunk in
+            out.removeAll(keepingCapacity: true)
+            try? decoder.decode(chunk, appendingUTF8To: &out)
+            produced += out.count
         }
         var tail = ""
         try? decoder.finish(into: &tail)
